@@ -1,0 +1,265 @@
+#include "api/api.hpp"
+
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+#include <fmt/format.h>
+
+#include <charconv>
+
+#include "api/problem.hpp"
+#include "api/route_context.hpp"
+#include "core/crypto.hpp"
+#include "schemas/openapi.hpp"
+
+namespace streetwise::api {
+using core::Error;
+using core::ErrorCode;
+namespace asio = boost::asio;
+
+std::optional<std::string> Call::Query(std::string_view key) const {
+  for (const auto& [k, v] : query) {
+    if (k == key) return v;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> OptString(const boost::json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  if (!v || !v->is_string()) return std::nullopt;
+  return std::string(v->get_string());
+}
+
+Response Ctx::Problem(const Call& call, const core::Error& e) const {
+  return MakeProblem(e, call.req.request_id, call.path);
+}
+
+Response Ctx::Json(int status, const boost::json::value& body) {
+  Response r;
+  r.status = status;
+  r.body = boost::json::serialize(body);
+  return r;
+}
+
+core::Result<boost::json::value> Ctx::Body(const Call& call, std::string_view schema) const {
+  auto ct = call.req.Header("content-type");
+  if (!ct) {
+    if (call.req.body.empty()) return deps.schemas->Parse("{}", schema);  // no body: an empty object
+    return Error::Make(ErrorCode::kUnsupportedMediaType, "send the body with Content-Type: application/json");
+  }
+  std::string_view media = *ct;
+  media = media.substr(0, media.find(';'));
+  while (!media.empty() && media.back() == ' ') media.remove_suffix(1);
+  std::string lower(media);
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower != "application/json") {
+    return Error::Make(ErrorCode::kUnsupportedMediaType,
+                       fmt::format("Content-Type '{}' is not supported; use application/json", std::string(media)));
+  }
+  return deps.schemas->Parse(call.req.body, schema);
+}
+
+core::Result<std::size_t> Ctx::Limit(const Call& call) const {
+  auto raw = call.Query("limit");
+  if (!raw) return std::size_t{20};
+  std::size_t n = 0;
+  auto [p, ec] = std::from_chars(raw->data(), raw->data() + raw->size(), n);
+  if (ec != std::errc() || p != raw->data() + raw->size() || n < 1 || n > 100) {
+    return Error::Make(ErrorCode::kMalformed, fmt::format("limit must be an integer from 1 to 100, got '{}'", *raw));
+  }
+  return n;
+}
+
+namespace {
+
+std::vector<std::string_view> Split(std::string_view path) {
+  std::vector<std::string_view> out;
+  while (!path.empty()) {
+    if (path.front() == '/') path.remove_prefix(1);
+    auto slash = path.find('/');
+    out.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash);
+  }
+  return out;
+}
+
+// Matches `path` against `pattern`; collects ":x" segments into params.
+bool Match(std::string_view pattern, const std::vector<std::string_view>& segs, std::vector<std::string>& params) {
+  auto pat = Split(pattern);
+  if (pat.size() != segs.size()) return false;
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < pat.size(); ++i) {
+    if (!pat[i].empty() && pat[i].front() == ':') {
+      if (segs[i].empty()) return false;
+      out.emplace_back(segs[i]);
+    } else if (pat[i] != segs[i]) {
+      return false;
+    }
+  }
+  params = std::move(out);
+  return true;
+}
+
+asio::awaitable<Response> Healthz(Ctx&, Call&) { co_return Ctx::Json(200, {{"status", "ok"}}); }
+
+asio::awaitable<Response> Readyz(Ctx& ctx, Call& call) {
+  if (ctx.deps.ready && ctx.deps.ready->load()) co_return Ctx::Json(200, {{"status", "ready"}});
+  co_return ctx.Problem(call, Error::Make(ErrorCode::kUnavailable, "the server is starting or shutting down"));
+}
+
+asio::awaitable<Response> OpenApi(Ctx&, Call&) {
+  Response r;
+  r.body = std::string(schemas::OpenApiJson());
+  co_return r;
+}
+
+}  // namespace
+
+struct Api::Impl {
+  Ctx ctx;
+  std::vector<Route> routes;
+};
+
+Api::Api(ApiDeps deps) : impl_(std::make_unique<Impl>()) {
+  impl_->ctx.deps = std::move(deps);
+  impl_->routes = {
+      {"GET", "/healthz", &Healthz, false},
+      {"GET", "/livez", &Healthz, false},
+      {"GET", "/readyz", &Readyz, false},
+      {"GET", "/v1/openapi.json", &OpenApi, false},
+  };
+  for (auto& r : AccountRoutes()) impl_->routes.push_back(r);
+  for (auto& r : ThreadRoutes()) impl_->routes.push_back(r);
+}
+
+Api::~Api() = default;
+
+asio::awaitable<Response> Api::Handle(Request request) {
+  Ctx& ctx = impl_->ctx;
+  Call call{request, {}, {}, {}, std::nullopt};
+  auto parsed = boost::urls::parse_origin_form(request.target);
+  if (!parsed) {
+    call.path = request.target.substr(0, request.target.find('?'));
+    co_return ctx.Problem(call, Error::Make(ErrorCode::kMalformed,
+                                            fmt::format("the request target is not a valid URL: {}",
+                                                        parsed.error().message())));
+  }
+  boost::urls::url_view url = *parsed;
+  std::vector<std::string> decoded_segments;
+  for (auto seg : url.segments()) decoded_segments.push_back(seg);
+  call.path = "/";
+  for (std::size_t i = 0; i < decoded_segments.size(); ++i) {
+    if (i) call.path += '/';
+    call.path += decoded_segments[i];
+  }
+  for (auto param : url.params()) call.query.emplace_back(param.key, param.value);
+  std::vector<std::string_view> segs(decoded_segments.begin(), decoded_segments.end());
+
+  const Route* route = nullptr;
+  std::string allowed;
+  for (const auto& r : impl_->routes) {
+    std::vector<std::string> params;
+    if (!Match(r.pattern, segs, params)) continue;
+    if (r.method == request.method || (r.method == "GET" && request.method == "HEAD")) {
+      route = &r;
+      call.params = std::move(params);
+      break;
+    }
+    if (!allowed.empty()) allowed += ", ";
+    allowed += r.method;
+  }
+  if (!route) {
+    if (!allowed.empty()) {
+      // 405 is an HTTP-level condition without an ErrorCode: build it here.
+      boost::json::object o{{"type", "https://streetwise.invalid/problems/method-not-allowed"},
+                            {"title", "Method not allowed"},
+                            {"status", 405},
+                            {"detail", fmt::format("{} is not allowed on {}; allowed: {}", request.method,
+                                                   call.path, allowed)},
+                            {"instance", call.path},
+                            {"request_id", request.request_id}};
+      Response r;
+      r.status = 405;
+      r.content_type = "application/problem+json";
+      r.body = boost::json::serialize(o);
+      r.With("Allow", allowed);
+      co_return r;
+    }
+    co_return ctx.Problem(call, Error::Make(ErrorCode::kNotFound, fmt::format("no resource at {}", call.path)));
+  }
+
+  if (route->authenticated) {
+    auto auth = request.Header("authorization");
+    std::string_view token;
+    if (auth && auth->size() > 7 && (auth->substr(0, 7) == "Bearer " || auth->substr(0, 7) == "bearer ")) {
+      token = auth->substr(7);
+      while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+      while (!token.empty() && token.back() == ' ') token.remove_suffix(1);
+    }
+    if (token.empty()) {
+      co_return ctx.Problem(call, Error::Make(ErrorCode::kUnauthenticated,
+                                              "send an API token as 'Authorization: Bearer <token>'"));
+    }
+    bool is_root = !ctx.deps.root_token.empty() && core::ConstantTimeEquals(token, ctx.deps.root_token);
+    if (is_root) {
+      if (route->pattern == "/v1/orgs") co_return co_await route->handler(ctx, call);
+      co_return ctx.Problem(call, Error::Make(ErrorCode::kForbidden,
+                                              "the operator root token can only create organisations"));
+    }
+    if (route->pattern == "/v1/orgs") {
+      co_return ctx.Problem(call, Error::Make(ErrorCode::kForbidden, "only the operator root token can create organisations"));
+    }
+    std::string bearer(token);
+    // Point reads (memtable / block cache) run inline; only commits go to the blocking pool.
+    auto caller = ctx.deps.accounts->Authenticate(bearer);
+    if (!caller) co_return ctx.Problem(call, caller.error());
+    call.caller = std::move(caller).value();
+  }
+  Response resp = co_await route->handler(ctx, call);
+  if (route->authenticated) {
+    resp.With("Cache-Control", "private, no-cache");
+    resp.With("Vary", "Authorization");
+  }
+  co_return resp;
+}
+
+}  // namespace streetwise::api
+
+#include <boost/url/url.hpp>
+
+#include "core/cursor.hpp"
+
+namespace streetwise::api {
+
+core::Result<std::optional<std::string>> CursorParam(const Call& call, std::string_view fingerprint) {
+  auto raw = call.Query("cursor");
+  if (!raw) return std::optional<std::string>();
+  auto key = core::DecodeCursor(*raw, fingerprint);
+  if (!key) return key.take_error();
+  return std::optional<std::string>(std::move(key).value());
+}
+
+Response PageResponse(const Call& call, boost::json::array items, const std::optional<std::string>& next_key,
+                      std::string_view fingerprint) {
+  boost::json::object o;
+  o["items"] = std::move(items);
+  Response r;
+  if (next_key) {
+    std::string cursor = core::EncodeCursor(fingerprint, *next_key);
+    o["next_cursor"] = cursor;
+    boost::urls::url next;
+    next.set_path(call.path);
+    for (const auto& [k, v] : call.query) {
+      if (k != "cursor") next.params().append({k, v});
+    }
+    next.params().append({"cursor", cursor});
+    r.With("Link", fmt::format("<{}>; rel=\"next\"", std::string(next.buffer())));
+  } else {
+    o["next_cursor"] = nullptr;
+  }
+  r.status = 200;
+  r.body = boost::json::serialize(o);
+  return r;
+}
+
+}  // namespace streetwise::api

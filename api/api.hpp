@@ -1,0 +1,50 @@
+// The HTTP API: routing, authentication, request parsing and the problem+json edge.
+//
+// Api::Handle turns one api::Request into one api::Response. It never throws and never returns a
+// 5xx for bad input; blocking service calls run on the BlockingPool. Thread-safe.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "api/http_types.hpp"
+
+namespace streetwise::service {
+class AccountService;
+class ThreadService;
+}  // namespace streetwise::service
+namespace streetwise::net {
+class BlockingPool;
+}
+
+namespace streetwise::api {
+
+class RequestSchemas;
+
+struct ApiDeps {
+  service::AccountService* accounts = nullptr;  // non-owning; outlives the Api
+  service::ThreadService* threads = nullptr;    // non-owning; outlives the Api
+  net::BlockingPool* pool = nullptr;            // non-owning; outlives the Api
+  const RequestSchemas* schemas = nullptr;      // non-owning; outlives the Api
+  std::string root_token;                       // operator token for POST /v1/orgs; empty disables
+  const std::atomic<bool>* ready = nullptr;     // /readyz answers 200 while true
+};
+
+class Api {
+ public:
+  explicit Api(ApiDeps deps);
+  ~Api();
+  Api(const Api&) = delete;
+  Api& operator=(const Api&) = delete;
+
+  boost::asio::awaitable<Response> Handle(Request request);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace streetwise::api

@@ -1,0 +1,133 @@
+#include "api/representation.hpp"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+
+namespace streetwise::api::repr {
+namespace json = boost::json;
+
+namespace {
+
+json::value Opt(const std::optional<std::string>& v) { return v ? json::value(*v) : json::value(nullptr); }
+json::string Time(core::TimePoint t) { return json::string(core::FormatRfc3339(t)); }
+
+json::array Tags(const std::vector<std::string>& tags) {
+  json::array a;
+  for (const auto& t : tags) a.emplace_back(t);
+  return a;
+}
+
+void SummaryFields(json::object& o, const core::Thread& t) {
+  o["id"] = t.id;
+  o["title"] = t.title;
+  o["tags"] = Tags(t.tags);
+  o["kind"] = core::ToString(t.kind);
+  o["status"] = core::ToString(t.status);
+  o["author_id"] = t.author_id;
+  o["account"] = Opt(t.deal.account);
+  o["region"] = Opt(t.deal.region);
+  o["product"] = Opt(t.deal.product);
+  o["needed_by"] = Opt(t.deal.needed_by);
+  o["deal_value"] = t.deal.deal_value ? json::value(*t.deal.deal_value) : json::value(nullptr);
+  o["created_at"] = Time(t.created_at);
+  o["updated_at"] = Time(t.updated_at);
+  o["version"] = t.version;
+  o["revision"] = t.revision;
+  o["answer_count"] = static_cast<std::int64_t>(t.answers.size());
+  o["accepted_answer_id"] = Opt(t.accepted_answer_id);
+}
+
+}  // namespace
+
+json::object Org(const core::Org& org) {
+  return json::object{{"id", org.id}, {"name", org.name}, {"created_at", Time(org.created_at)}};
+}
+
+json::object User(const core::User& u) {
+  return json::object{{"id", u.id},
+                      {"name", u.name},
+                      {"email", Opt(u.email)},
+                      {"role", core::ToString(u.role)},
+                      {"created_at", Time(u.created_at)}};
+}
+
+json::object Token(const core::Token& t) {
+  return json::object{{"id", t.id},
+                      {"user_id", t.user_id},
+                      {"name", t.name},
+                      {"prefix", t.prefix},
+                      {"created_at", Time(t.created_at)},
+                      {"revoked_at", t.revoked_at ? json::value(Time(*t.revoked_at)) : json::value(nullptr)}};
+}
+
+json::object NewToken(const service::IssuedToken& issued) {
+  auto o = Token(issued.token);
+  o["token"] = issued.secret;
+  return o;
+}
+
+json::object Answer(const core::Thread& thread, const core::Answer& a) {
+  return json::object{{"id", a.id},
+                      {"thread_id", thread.id},
+                      {"body", a.body},
+                      {"body_html", a.body_html},
+                      {"author_id", a.author_id},
+                      {"created_at", Time(a.created_at)},
+                      {"score", a.score},
+                      {"accepted", thread.accepted_answer_id == a.id}};
+}
+
+json::object Comment(const core::Comment& c) {
+  return json::object{{"id", c.id},
+                      {"thread_id", c.thread_id},
+                      {"answer_id", Opt(c.answer_id)},
+                      {"body", c.body},
+                      {"author_id", c.author_id},
+                      {"created_at", Time(c.created_at)}};
+}
+
+json::object Thread(const core::Thread& t) {
+  json::object o;
+  SummaryFields(o, t);
+  o["body"] = t.body;
+  o["body_html"] = t.body_html;
+  json::array answers;
+  for (const auto& a : t.answers) answers.emplace_back(Answer(t, a));
+  o["answers"] = std::move(answers);
+  json::array comments;
+  for (const auto& c : t.comments) comments.emplace_back(Comment(c));
+  o["comments"] = std::move(comments);
+  return o;
+}
+
+json::object ThreadSummary(const core::Thread& t) {
+  json::object o;
+  SummaryFields(o, t);
+  return o;
+}
+
+json::object Revision(const core::Revision& r) {
+  return json::object{{"revision", r.revision},
+                      {"title", r.title},
+                      {"body", r.body},
+                      {"tags", Tags(r.tags)},
+                      {"editor_id", r.editor_id},
+                      {"created_at", Time(r.created_at)}};
+}
+
+json::object TagCount(const storage::TagCount& tc) { return json::object{{"tag", tc.tag}, {"count", tc.count}}; }
+
+json::object Event(const core::Event& e) {
+  return json::object{{"seq", e.seq},
+                      {"type", core::ToString(e.type)},
+                      {"org_id", e.org_id},
+                      {"thread_id", Opt(e.thread_id)},
+                      {"answer_id", Opt(e.answer_id)},
+                      {"user_id", Opt(e.user_id)},
+                      {"actor_id", Opt(e.actor_id)},
+                      {"at", Time(e.at)}};
+}
+
+std::string ThreadETag(const core::Thread& t) { return fmt::format("\"v{}\"", t.version); }
+
+}  // namespace streetwise::api::repr

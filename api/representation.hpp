@@ -1,0 +1,29 @@
+// The HTTP representation of domain objects (docs/api.md, schemas/openapi.yaml). Internal to api/.
+#pragma once
+
+#include <boost/json/object.hpp>
+
+#include "core/model.hpp"
+#include "service/account_service.hpp"
+#include "storage/store.hpp"
+
+namespace streetwise::api::repr {
+
+boost::json::object Org(const core::Org& org);
+boost::json::object User(const core::User& user);
+boost::json::object Token(const core::Token& token);
+boost::json::object NewToken(const service::IssuedToken& issued);
+boost::json::object Answer(const core::Thread& thread, const core::Answer& answer);
+boost::json::object Comment(const core::Comment& comment);
+// Full thread with answers and comments.
+boost::json::object Thread(const core::Thread& thread);
+// List entry: no body, body_html, answers or comments.
+boost::json::object ThreadSummary(const core::Thread& thread);
+boost::json::object Revision(const core::Revision& rev);
+boost::json::object TagCount(const storage::TagCount& tc);
+boost::json::object Event(const core::Event& event);
+
+// `"v<version>"`: the strong ETag of a thread.
+std::string ThreadETag(const core::Thread& thread);
+
+}  // namespace streetwise::api::repr

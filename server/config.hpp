@@ -1,0 +1,45 @@
+// Server configuration: parsed and validated once into this plain struct.
+//
+// Precedence: built-in defaults < TOML file (--config) < STREETWISE_* environment < flags.
+// Unknown keys in the file are rejected with the key's name.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "core/error.hpp"
+#include "storage/store.hpp"
+
+namespace streetwise::server {
+
+struct Config {
+  std::filesystem::path data_dir = "data";          // data_dir: RocksDB and runtime files
+  std::string listen_host = "127.0.0.1";            // listen = "127.0.0.1:8080"
+  std::uint16_t listen_port = 8080;                 // 0 picks a free port (written to DATA/listen-address)
+  storage::Durability durability = storage::Durability::kFsync;  // durability = "fsync" | "os"
+  std::size_t io_threads = 2;                       // io_threads: threads running HTTP sessions
+  std::size_t blocking_threads = 16;                // blocking_threads: pool for commits (group-commit width)
+  std::string root_token;                           // root_token / STREETWISE_ROOT_TOKEN: operator token ("" disables)
+  std::size_t max_body_bytes = 1u << 20;            // max_body_bytes: larger bodies get 413
+  std::size_t max_header_bytes = 16u << 10;         // max_header_bytes: larger headers get 431
+  std::size_t request_timeout_seconds = 30;         // request_timeout_seconds: whole-request read deadline
+  std::size_t idle_timeout_seconds = 60;            // idle_timeout_seconds: keep-alive idle limit
+  std::size_t max_connections = 10000;              // max_connections: further connections are refused
+  std::size_t shutdown_grace_seconds = 10;          // shutdown_grace_seconds: drain budget on SIGTERM
+  std::string log_level = "info";                   // log_level: trace|debug|info|warn|error
+};
+
+// Reads a TOML file into `config` (only keys present override). kInvalidArgument naming the key
+// and the problem for unknown keys, wrong types or bad values.
+core::Status LoadConfigFile(const std::filesystem::path& file, Config& config);
+
+// Applies STREETWISE_<KEY> environment variables (upper-case key names).
+core::Status ApplyEnvironment(Config& config);
+
+// Parses "host:port".
+core::Status ParseListen(std::string_view value, Config& config);
+core::Status ParseDurability(std::string_view value, Config& config);
+
+}  // namespace streetwise::server

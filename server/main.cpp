@@ -1,0 +1,142 @@
+// streetwise: wires configuration, storage, services, the API and the HTTP server together.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "api/api.hpp"
+#include "api/json_body.hpp"
+#include "core/clock.hpp"
+#include "net/blocking_pool.hpp"
+#include "schemas/openapi.hpp"
+#include "server/config.hpp"
+#include "server/http_server.hpp"
+#include "service/account_service.hpp"
+#include "service/thread_service.hpp"
+#include "storage/store.hpp"
+
+namespace {
+using namespace streetwise;
+
+// Writes `content` to `path` atomically (temp file + rename) with the given mode.
+bool WriteFileAtomically(const std::filesystem::path& path, const std::string& content, mode_t mode) {
+  auto tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) return false;
+    out << content;
+    if (!out.flush()) return false;
+  }
+  if (::chmod(tmp.c_str(), mode) != 0) return false;
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  return !ec;
+}
+
+int Serve(server::Config config) {
+  spdlog::set_level(spdlog::level::from_str(config.log_level));
+  auto store = storage::Store::Open(config.data_dir / "db", storage::StoreOptions{config.durability});
+  if (!store) {
+    spdlog::critical("cannot open the data directory {}: {} ({})", config.data_dir.string(), store.error().detail,
+                     store.error().cause);
+    return 1;
+  }
+  core::SystemClock clock;
+  service::AccountService accounts(**store, clock);
+  service::ThreadService threads(**store, clock);
+
+  auto boot = accounts.BootstrapIfEmpty();
+  if (!boot) {
+    spdlog::critical("cannot initialise the data directory: {}", boot.error().cause);
+    return 1;
+  }
+  auto token_file = config.data_dir / "admin-token";
+  if (*boot) {
+    if (!WriteFileAtomically(token_file, (*boot)->token.secret + "\n", 0600)) {
+      spdlog::critical("cannot write {}", token_file.string());
+      return 1;
+    }
+    spdlog::info("created the default organisation {}; the admin's API token is in {}", (*boot)->org.id,
+                 std::filesystem::absolute(token_file).string());
+  }
+
+  std::unique_ptr<api::RequestSchemas> schemas;
+  try {
+    schemas = std::make_unique<api::RequestSchemas>(schemas::OpenApiJson());
+  } catch (const std::exception& e) {
+    spdlog::critical("embedded API schema is broken: {}", e.what());
+    return 1;
+  }
+  net::BlockingPool pool(config.blocking_threads);
+  std::atomic<bool> ready{false};
+  api::Api api(api::ApiDeps{&accounts, &threads, &pool, schemas.get(), config.root_token, &ready});
+  server::HttpServer http(config, api);
+  auto port = http.Bind();
+  if (!port) {
+    spdlog::critical("{}", port.error().detail);
+    return 1;
+  }
+  std::string address = fmt::format("{}:{}", config.listen_host, *port);
+  if (!WriteFileAtomically(config.data_dir / "listen-address", address + "\n", 0644)) {
+    spdlog::critical("cannot write {}", (config.data_dir / "listen-address").string());
+    return 1;
+  }
+  http.OnSignal([&ready] { ready.store(false); });
+  ready.store(true);
+  spdlog::info("streetwise listening on http://{} (data {}, durability {})", address, config.data_dir.string(),
+               config.durability == storage::Durability::kFsync ? "fsync" : "os");
+  http.Run();
+
+  // Reverse order of construction: finish blocking work, then flush and close the store.
+  pool.Stop();
+  if (auto st = (*store)->Flush(); !st) spdlog::error("flush on shutdown failed: {}", st.error().cause);
+  std::filesystem::remove(config.data_dir / "listen-address");
+  spdlog::info("shut down cleanly");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto logger = spdlog::stderr_logger_mt("streetwise");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+
+  CLI::App app{"streetwise: the field sales question-and-answer knowledge base"};
+  app.require_subcommand(1);
+  auto* serve = app.add_subcommand("serve", "Run the HTTP server");
+  std::string data_dir, listen, config_file, durability;
+  serve->add_option("--data", data_dir, "Data directory (default ./data)");
+  serve->add_option("--listen", listen, "Listen address HOST:PORT (default 127.0.0.1:8080; port 0 = any free port)");
+  serve->add_option("--config", config_file, "TOML configuration file");
+  serve->add_option("--durability", durability, "fsync (default) or os");
+  CLI11_PARSE(app, argc, argv);
+
+  if (serve->parsed()) {
+    server::Config config;
+    auto fail = [](const core::Error& e) {
+      std::cerr << "streetwise: configuration error: " << e.detail << "\n";
+      return 2;
+    };
+    if (!config_file.empty()) {
+      if (auto st = server::LoadConfigFile(config_file, config); !st) return fail(st.error());
+    }
+    if (auto st = server::ApplyEnvironment(config); !st) return fail(st.error());
+    if (!data_dir.empty()) config.data_dir = data_dir;
+    if (!listen.empty()) {
+      if (auto st = server::ParseListen(listen, config); !st) return fail(st.error());
+    }
+    if (!durability.empty()) {
+      if (auto st = server::ParseDurability(durability, config); !st) return fail(st.error());
+    }
+    return Serve(std::move(config));
+  }
+  return 0;
+}

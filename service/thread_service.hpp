@@ -1,0 +1,88 @@
+// Threads, answers, comments, votes, tags and the org's event feed.
+//
+// Blocking (RocksDB reads and fsynced commits): call from the blocking pool, never an I/O thread.
+// Thread-safe: read-modify-write of one thread is serialised by a striped lock, so concurrent
+// edits, answers and votes on the same thread never lose an update.
+#pragma once
+
+#include <array>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "core/model.hpp"
+#include "service/account_service.hpp"
+#include "storage/store.hpp"
+
+namespace streetwise::service {
+
+struct NewThreadInput {
+  std::string title;
+  std::string body;
+  std::vector<std::string> tags;  // raw; normalised by the service
+  core::ThreadKind kind = core::ThreadKind::kQuestion;
+  core::DealContext deal;
+};
+
+struct ThreadPatchInput {
+  std::optional<std::string> title;
+  std::optional<std::string> body;
+  std::optional<std::vector<std::string>> tags;
+  std::optional<core::ThreadStatus> status;  // admins: kClosed or kOpen (reopen)
+};
+
+// How to record a POST's outcome under an Idempotency-Key in the same WriteBatch as the thread.
+struct IdempotencyIntent {
+  std::string key_hash;
+  std::string fingerprint;
+  // Renders the response body for the created thread (so a replay returns identical bytes).
+  std::function<std::string(const core::Thread&)> render_body;
+};
+
+class ThreadService {
+ public:
+  // `store` and `clock` must outlive the service.
+  ThreadService(storage::Store& store, const core::Clock& clock) : store_(store), clock_(clock) {}
+
+  core::Result<Written<core::Thread>> Create(const Caller& caller, const NewThreadInput& input,
+                                             const std::optional<IdempotencyIntent>& idempotency);
+  core::Result<std::optional<storage::IdempotencyRecord>> FindIdempotent(const Caller& caller,
+                                                                        const std::string& key_hash) const;
+
+  core::Result<core::Thread> Get(const Caller& caller, const std::string& thread_id) const;
+  core::Result<storage::Page<core::Thread>> List(const Caller& caller, const storage::ThreadFilter& filter,
+                                                 const std::optional<std::string>& after, std::size_t limit) const;
+  // kPreconditionFailed if the thread's version is not `expected_version`.
+  core::Result<Written<core::Thread>> Patch(const Caller& caller, const std::string& thread_id,
+                                            const ThreadPatchInput& patch, std::int64_t expected_version);
+  core::Result<std::vector<core::Revision>> Revisions(const Caller& caller, const std::string& thread_id) const;
+
+  core::Result<Written<core::Answer>> AddAnswer(const Caller& caller, const std::string& thread_id,
+                                                const std::string& body);
+  core::Result<Written<core::Comment>> AddComment(const Caller& caller, const std::string& thread_id,
+                                                  const std::string& body,
+                                                  const std::optional<std::string>& answer_id);
+  // answer_id nullopt withdraws the acceptance.
+  core::Result<Written<core::Thread>> Accept(const Caller& caller, const std::string& thread_id,
+                                             const std::optional<std::string>& answer_id);
+  // value in {-1, 0, 1}; one vote per user and answer, 0 withdraws it.
+  core::Result<Written<core::Answer>> Vote(const Caller& caller, const std::string& answer_id, int value);
+
+  core::Result<storage::Page<storage::TagCount>> Tags(const Caller& caller, const std::optional<std::string>& after,
+                                                      std::size_t limit) const;
+  core::Result<std::vector<core::Event>> Events(const Caller& caller, std::uint64_t after, std::size_t limit) const;
+
+ private:
+  std::mutex& LockFor(const std::string& thread_id);
+  core::Event MakeEvent(core::EventType type, const Caller& caller, const core::Thread& t) const;
+
+  storage::Store& store_;
+  const core::Clock& clock_;
+  std::array<std::mutex, 64> stripes_;
+};
+
+}  // namespace streetwise::service

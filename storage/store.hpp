@@ -1,0 +1,160 @@
+// The system of record: a RocksDB database holding every entity and the change log.
+//
+// Store is the only component that includes <rocksdb/...> (in store.cpp). All methods are
+// thread-safe. Reads are point lookups or bounded prefix scans. Writes go through Mutation: a
+// collection of puts plus change-log events that Commit() applies as ONE atomic WriteBatch,
+// assigning each event a global sequence number. With Durability::kFsync, Commit() returns only
+// after the WAL is fsynced; concurrent Commit() calls share one fsync (RocksDB's group commit), so
+// callers should commit from several threads (see net/blocking_pool.hpp). Commit blocks: never
+// call it on an I/O thread.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/model.hpp"
+
+namespace streetwise::storage {
+
+enum class Durability {
+  kFsync,  // a committed write is in the WAL and fsynced: survives kill -9 and power loss
+  kOs,     // a committed write is in the OS page cache: survives kill -9, not power loss
+};
+
+struct StoreOptions {
+  Durability durability = Durability::kFsync;  // default: fsync every commit (group-committed)
+  std::size_t block_cache_bytes = 256u << 20;  // default: 256 MiB shared block cache
+};
+
+struct ThreadFilter {
+  std::optional<core::ThreadStatus> status;
+  std::optional<core::ThreadKind> kind;
+  std::optional<std::string> author_id;
+  std::optional<std::string> tag;  // normalised
+};
+
+template <class T>
+struct Page {
+  std::vector<T> items;
+  std::optional<std::string> next_key;  // resume after this key; empty when the listing is complete
+};
+
+struct TagCount {
+  std::string tag;
+  std::int64_t count = 0;
+};
+
+// The stored outcome of a POST with an Idempotency-Key.
+struct IdempotencyRecord {
+  std::string fingerprint;  // sha256 of the request body
+  int status = 0;
+  std::string body;
+  std::string location;
+  core::TimePoint created_at;
+};
+
+class Store;
+
+// A set of changes committed atomically by Store::Commit. Not thread-safe; build it on one thread.
+class Mutation {
+ public:
+  void PutOrg(const core::Org& org);
+  void PutUser(const core::User& user);
+  // Stores the token, its hash lookup entry and the per-user listing entry.
+  void PutToken(const core::Token& token);
+  // Stores the thread aggregate and keeps the list index, tag index and tag counts in step with
+  // `before` (nullptr for a new thread).
+  void PutThread(const core::Thread& now, const core::Thread* before);
+  void PutRevision(const std::string& org_id, const std::string& thread_id, const core::Revision& rev);
+  void PutAnswerLocator(const std::string& org_id, const std::string& answer_id, const std::string& thread_id);
+  // value 0 removes the vote.
+  void PutVote(const std::string& org_id, const std::string& answer_id, const std::string& user_id, int value);
+  void PutIdempotency(const std::string& org_id, const std::string& user_id, const std::string& key_hash,
+                      const IdempotencyRecord& rec);
+  void SetMeta(std::string_view key, std::string value);
+  // Appends a change-log event; its seq is assigned by Commit.
+  void AddEvent(core::Event event);
+
+  bool empty() const { return ops_.empty() && events_.empty(); }
+
+ private:
+  friend class Store;
+  enum class OpKind { kPut, kDelete, kMerge };
+  struct Op {
+    std::string_view cf;
+    OpKind kind;
+    std::string key;
+    std::string value;
+  };
+  void Put(std::string_view cf, std::string key, std::string value);
+  std::vector<Op> ops_;
+  std::vector<core::Event> events_;
+};
+
+class Store {
+ public:
+  // Opens (creating if needed) the database in `dir`. Errors: kUnavailable if the directory is
+  // locked by another process, kInternal for anything else, with RocksDB's message as the cause.
+  static core::Result<std::unique_ptr<Store>> Open(const std::filesystem::path& dir, const StoreOptions& options);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Applies `m` atomically; returns the seq of its last event (or the current head if it had none).
+  core::Result<std::uint64_t> Commit(Mutation&& m);
+
+  core::Result<std::optional<std::string>> GetMeta(std::string_view key) const;
+
+  core::Result<core::Org> GetOrg(const std::string& org_id) const;
+  core::Result<core::User> GetUser(const std::string& org_id, const std::string& user_id) const;
+  // Users of an org ordered by id, optionally only one role.
+  core::Result<Page<core::User>> ListUsers(const std::string& org_id, std::optional<core::Role> role,
+                                           const std::optional<std::string>& after, std::size_t limit) const;
+
+  core::Result<core::Token> GetToken(const std::string& token_id) const;
+  // kNotFound if no token has this secret hash.
+  core::Result<core::Token> FindTokenBySecretHash(const std::string& sha256_hex) const;
+  core::Result<std::vector<core::Token>> ListTokens(const std::string& org_id, const std::string& user_id) const;
+
+  core::Result<core::Thread> GetThread(const std::string& org_id, const std::string& thread_id) const;
+  // Threads newest first. Filtering reads the compact index, so a page costs at most
+  // `scan_budget` index entries; a page may hold fewer than `limit` items and still have next_key.
+  core::Result<Page<core::Thread>> ListThreads(const std::string& org_id, const ThreadFilter& filter,
+                                               const std::optional<std::string>& after, std::size_t limit,
+                                               std::size_t scan_budget = 5000) const;
+  core::Result<std::vector<core::Revision>> ListRevisions(const std::string& org_id,
+                                                          const std::string& thread_id) const;
+  core::Result<Page<TagCount>> ListTags(const std::string& org_id, const std::optional<std::string>& after,
+                                        std::size_t limit) const;
+  // kNotFound if the answer does not exist in this org.
+  core::Result<std::string> FindAnswerThread(const std::string& org_id, const std::string& answer_id) const;
+  core::Result<int> GetVote(const std::string& org_id, const std::string& answer_id,
+                            const std::string& user_id) const;
+  core::Result<std::optional<IdempotencyRecord>> GetIdempotency(const std::string& org_id, const std::string& user_id,
+                                                                const std::string& key_hash) const;
+
+  // Events of one org with seq > after, oldest first, never beyond VisibleHead().
+  core::Result<std::vector<core::Event>> ListOrgEvents(const std::string& org_id, std::uint64_t after,
+                                                       std::size_t limit) const;
+  // Events of all orgs with seq > after, oldest first, never beyond VisibleHead() (for tailers).
+  core::Result<std::vector<core::Event>> ReadChangeLog(std::uint64_t after, std::size_t limit) const;
+
+  // The highest seq below which every event is committed: tailers never read past it, so an event
+  // committed out of order (seq 8 before seq 7) is never skipped.
+  std::uint64_t VisibleHead() const;
+
+  // Flushes memtables and syncs the WAL; called on graceful shutdown.
+  core::Status Flush();
+
+ private:
+  struct Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace streetwise::storage
