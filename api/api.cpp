@@ -129,6 +129,8 @@ Api::Api(ApiDeps deps) : impl_(std::make_unique<Impl>()) {
       {"GET", "/v1/openapi.json", &OpenApi, false},
   };
   for (auto& r : AccountRoutes()) impl_->routes.push_back(r);
+  // Search routes first: "/v1/threads/similar" must win over "/v1/threads/:id".
+  for (auto& r : SearchRoutes()) impl_->routes.push_back(r);
   for (auto& r : ThreadRoutes()) impl_->routes.push_back(r);
 }
 

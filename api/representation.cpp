@@ -128,6 +128,19 @@ json::object Event(const core::Event& e) {
                       {"at", Time(e.at)}};
 }
 
+json::object SearchHit(const indexer::SearchHit& h) {
+  return json::object{{"thread_id", h.thread_id},
+                      {"title", h.title},
+                      {"snippet", h.snippet},
+                      {"tags", Tags(h.tags)},
+                      {"kind", h.kind},
+                      {"status", h.status},
+                      {"answer_count", h.answer_count},
+                      {"accepted", h.accepted},
+                      {"score", h.score},
+                      {"created_at", Time(h.created_at)}};
+}
+
 std::string ThreadETag(const core::Thread& t) { return fmt::format("\"v{}\"", t.version); }
 
 }  // namespace streetwise::api::repr

@@ -4,6 +4,7 @@
 #include <boost/json/object.hpp>
 
 #include "core/model.hpp"
+#include "indexer/search_types.hpp"
 #include "service/account_service.hpp"
 #include "storage/store.hpp"
 
@@ -22,6 +23,7 @@ boost::json::object ThreadSummary(const core::Thread& thread);
 boost::json::object Revision(const core::Revision& rev);
 boost::json::object TagCount(const storage::TagCount& tc);
 boost::json::object Event(const core::Event& event);
+boost::json::object SearchHit(const indexer::SearchHit& hit);
 
 // `"v<version>"`: the strong ETag of a thread.
 std::string ThreadETag(const core::Thread& thread);

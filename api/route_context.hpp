@@ -61,6 +61,7 @@ struct Route {
 // Route tables of each resource file.
 std::vector<Route> AccountRoutes();
 std::vector<Route> ThreadRoutes();
+std::vector<Route> SearchRoutes();
 
 // Adds X-Change-Seq to a write response.
 inline Response WithSeq(Response r, std::uint64_t seq) {

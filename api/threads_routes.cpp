@@ -9,6 +9,7 @@
 #include "core/crypto.hpp"
 #include "core/cursor.hpp"
 #include "core/validation.hpp"
+#include "service/search_service.hpp"
 
 #include <algorithm>
 
@@ -112,8 +113,10 @@ asio::awaitable<Response> CreateThread(Ctx& ctx, Call& call) {
       r.status = rec.status;
       r.body = rec.body;
       r.With("Location", rec.location);
+      r.With("ETag", "\"v1\"");  // the replayed body is the thread as created: version 1
       r.With("Idempotent-Replayed", "true");
-      co_return r;
+      // The original seq is not stored; the current head is >= it, so read-your-writes still holds.
+      co_return WithSeq(std::move(r), ctx.deps.threads->HeadSeq());
     }
     intent = service::IdempotencyIntent{key_hash, fingerprint,
                                         [](const core::Thread& t) { return json::serialize(repr::Thread(t)); }};
@@ -121,6 +124,17 @@ asio::awaitable<Response> CreateThread(Ctx& ctx, Call& call) {
   auto created = co_await ctx.deps.pool->Run([&] { return ctx.deps.threads->Create(caller, in, intent); });
   if (!created) co_return ctx.Problem(call, created.error());
   Response r = ThreadResponse(201, created->value);
+  if (ctx.deps.search) {
+    // Show the asker what the archive already has; a search failure must not fail the write.
+    auto similar = co_await ctx.deps.pool->Run([&] { return ctx.deps.search->SimilarTo(caller, created->value, 5); });
+    json::array items;
+    if (similar) {
+      for (const auto& h : *similar) items.emplace_back(repr::SearchHit(h));
+    }
+    auto body = repr::Thread(created->value);
+    body["similar"] = std::move(items);
+    r.body = json::serialize(body);
+  }
   r.With("Location", fmt::format("/v1/threads/{}", created->value.id));
   co_return WithSeq(std::move(r), created->seq);
 }
@@ -204,10 +218,17 @@ asio::awaitable<Response> PatchThread(Ctx& ctx, Call& call) {
   auto current = ctx.deps.threads->Get(call.Who(), call.params[0]);
   if (!current) co_return ctx.Problem(call, current.error());
   auto expected = ParseIfMatch(*if_match, current->version);
-  if (!expected) co_return ctx.Problem(call, expected.error());
+  if (!expected) co_return ctx.Problem(call, expected.error()).With("ETag", repr::ThreadETag(*current));
   auto written = co_await ctx.deps.pool->Run(
       [&] { return ctx.deps.threads->Patch(call.Who(), call.params[0], patch, *expected); });
-  if (!written) co_return ctx.Problem(call, written.error());
+  if (!written) {
+    Response r = ctx.Problem(call, written.error());
+    if (written.error().code == ErrorCode::kPreconditionFailed) {
+      // Tell the client which version it would have to start from.
+      if (auto now = ctx.deps.threads->Get(call.Who(), call.params[0])) r.With("ETag", repr::ThreadETag(*now));
+    }
+    co_return r;
+  }
   co_return WithSeq(ThreadResponse(200, written->value), written->seq);
 }
 

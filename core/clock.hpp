@@ -3,7 +3,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace streetwise::core {
 
@@ -29,5 +31,13 @@ inline TimePoint FromUnixMillis(std::int64_t ms) { return TimePoint(std::chrono:
 
 // RFC 3339 UTC with millisecond precision: "2026-11-24T10:00:00.123Z".
 std::string FormatRfc3339(TimePoint t);
+
+}  // namespace streetwise::core
+
+namespace streetwise::core {
+
+// Parses "YYYY-MM-DD" (midnight UTC; with end_of_day, 23:59:59.999) or RFC 3339 UTC
+// "YYYY-MM-DDTHH:MM:SS[.fff]Z". nullopt for anything else.
+std::optional<TimePoint> ParseTimestamp(std::string_view s, bool end_of_day = false);
 
 }  // namespace streetwise::core

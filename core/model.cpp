@@ -34,7 +34,7 @@ constexpr std::array<std::pair<ThreadStatus, std::string_view>, 4> kStatuses{{
     {ThreadStatus::kAnswered, "answered"},
     {ThreadStatus::kResolved, "resolved"},
     {ThreadStatus::kClosed, "closed"}}};
-constexpr std::array<std::pair<EventType, std::string_view>, 11> kEventTypes{{
+constexpr std::array<std::pair<EventType, std::string_view>, 12> kEventTypes{{
     {EventType::kOrgCreated, "org.created"},
     {EventType::kUserCreated, "user.created"},
     {EventType::kTokenCreated, "token.created"},
@@ -45,7 +45,8 @@ constexpr std::array<std::pair<EventType, std::string_view>, 11> kEventTypes{{
     {EventType::kAnswerCreated, "answer.created"},
     {EventType::kAnswerAccepted, "answer.accepted"},
     {EventType::kAnswerVoted, "answer.voted"},
-    {EventType::kCommentCreated, "comment.created"}}};
+    {EventType::kCommentCreated, "comment.created"},
+    {EventType::kSuggestionResolved, "suggestion.resolved"}}};
 
 }  // namespace
 

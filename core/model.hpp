@@ -116,6 +116,17 @@ struct Revision {
   TimePoint created_at;
 };
 
+// Similar threads shown to someone drafting a question (deflection tracking).
+struct Suggestion {
+  std::string id;
+  std::string org_id;
+  std::string user_id;
+  std::vector<std::string> thread_ids;  // what was suggested, best first
+  std::vector<std::string> tags;        // the draft's tags
+  TimePoint created_at;
+  std::optional<std::string> resolved_thread_id;  // the suggested thread that answered the person
+};
+
 // Change-log event types. Persisted as strings.
 enum class EventType {
   kOrgCreated,
@@ -129,6 +140,7 @@ enum class EventType {
   kAnswerAccepted,
   kAnswerVoted,
   kCommentCreated,
+  kSuggestionResolved,
 };
 std::string_view ToString(EventType t);
 std::optional<EventType> ParseEventType(std::string_view s);

@@ -17,7 +17,9 @@
 #include "schemas/openapi.hpp"
 #include "server/config.hpp"
 #include "server/http_server.hpp"
+#include "indexer/search_index.hpp"
 #include "service/account_service.hpp"
+#include "service/search_service.hpp"
 #include "service/thread_service.hpp"
 #include "storage/store.hpp"
 
@@ -67,6 +69,14 @@ int Serve(server::Config config) {
                  std::filesystem::absolute(token_file).string());
   }
 
+  auto index = indexer::SearchIndex::Open(config.data_dir / "index", **store, indexer::IndexOptions{});
+  if (!index) {
+    spdlog::critical("cannot open the search index: {} ({})", index.error().detail, index.error().cause);
+    return 1;
+  }
+  (*index)->Start();
+  service::SearchService search(**store, **index, clock);
+
   std::unique_ptr<api::RequestSchemas> schemas;
   try {
     schemas = std::make_unique<api::RequestSchemas>(schemas::OpenApiJson());
@@ -76,7 +86,7 @@ int Serve(server::Config config) {
   }
   net::BlockingPool pool(config.blocking_threads);
   std::atomic<bool> ready{false};
-  api::Api api(api::ApiDeps{&accounts, &threads, &pool, schemas.get(), config.root_token, &ready});
+  api::Api api(api::ApiDeps{&accounts, &threads, &search, &pool, schemas.get(), config.root_token, &ready});
   server::HttpServer http(config, api);
   auto port = http.Bind();
   if (!port) {
@@ -96,6 +106,7 @@ int Serve(server::Config config) {
 
   // Reverse order of construction: finish blocking work, then flush and close the store.
   pool.Stop();
+  (*index)->Stop();
   if (auto st = (*store)->Flush(); !st) spdlog::error("flush on shutdown failed: {}", st.error().cause);
   std::filesystem::remove(config.data_dir / "listen-address");
   spdlog::info("shut down cleanly");

@@ -74,6 +74,9 @@ class ThreadService {
 
   core::Result<storage::Page<storage::TagCount>> Tags(const Caller& caller, const std::optional<std::string>& after,
                                                       std::size_t limit) const;
+  // The change-log position every committed write is at or below.
+  std::uint64_t HeadSeq() const { return store_.VisibleHead(); }
+
   core::Result<std::vector<core::Event>> Events(const Caller& caller, std::uint64_t after, std::size_t limit) const;
 
  private:

@@ -253,6 +253,26 @@ Result<core::Event> DecodeEvent(std::string_view s) {
   });
 }
 
+std::string Encode(const core::Suggestion& v) {
+  auto o = Header();
+  o["id"] = v.id;
+  o["org_id"] = v.org_id;
+  o["user_id"] = v.user_id;
+  o["thread_ids"] = ToArray(v.thread_ids);
+  o["tags"] = ToArray(v.tags);
+  o["created_at"] = Ms(v.created_at);
+  PutOpt(o, "resolved_thread_id", v.resolved_thread_id);
+  return json::serialize(o);
+}
+
+Result<core::Suggestion> DecodeSuggestion(std::string_view s) {
+  return Decode<core::Suggestion>(s, "suggestion", [](const Reader& r) {
+    return core::Suggestion{r.Str("id"),         r.Str("org_id"),        r.Str("user_id"),
+                            r.Strs("thread_ids"), r.Strs("tags"),         r.Time("created_at"),
+                            r.OptStr("resolved_thread_id")};
+  });
+}
+
 std::string Encode(const ThreadIndexEntry& v) {
   auto o = Header();
   o["status"] = core::ToString(v.status);

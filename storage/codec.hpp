@@ -15,6 +15,7 @@ std::string Encode(const core::Token& v);
 std::string Encode(const core::Thread& v);
 std::string Encode(const core::Revision& v);
 std::string Encode(const core::Event& v);
+std::string Encode(const core::Suggestion& v);
 
 // Decoders return kInternal with the cause if a stored value cannot be read (corruption or an
 // unknown future format).
@@ -24,6 +25,7 @@ core::Result<core::Token> DecodeToken(std::string_view s);
 core::Result<core::Thread> DecodeThread(std::string_view s);
 core::Result<core::Revision> DecodeRevision(std::string_view s);
 core::Result<core::Event> DecodeEvent(std::string_view s);
+core::Result<core::Suggestion> DecodeSuggestion(std::string_view s);
 
 // The compact per-thread record in thread_index used to filter lists without loading threads.
 struct ThreadIndexEntry {

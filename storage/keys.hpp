@@ -26,6 +26,8 @@ inline constexpr std::string_view kCfVotes = "votes";                 // org/ans
 inline constexpr std::string_view kCfIdempotency = "idempotency";     // org/user_id/sha256(key) -> record
 inline constexpr std::string_view kCfChangeLog = "change_log";        // seq(be64) -> Event
 inline constexpr std::string_view kCfOrgEvents = "org_events";        // org/seq(be64) -> Event
+inline constexpr std::string_view kCfSuggestions = "suggestions";      // org/suggestion_id -> Suggestion
+inline constexpr std::string_view kCfCounters = "counters";            // org/<counter name> -> int64 (merge: add)
 inline constexpr std::string_view kCfMeta = "meta";                   // named singletons
 
 inline constexpr std::string_view kMetaBootstrapped = "bootstrapped";  // default org id once created

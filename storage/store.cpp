@@ -52,11 +52,12 @@ class Int64AddOperator final : public rocksdb::AssociativeMergeOperator {
 constexpr std::string_view kCfUserTokens = "user_tokens";  // org/user_id/token_id -> ""
 
 // Every family, in a fixed order; the index is the handle's position in Impl::handles.
-constexpr std::array<std::string_view, 16> kFamilies{
+constexpr std::array<std::string_view, 18> kFamilies{
     keys::kCfOrgs,        keys::kCfUsers,       keys::kCfTokens,      keys::kCfTokenHashes,
     kCfUserTokens,        keys::kCfThreads,     keys::kCfThreadIndex, keys::kCfTagIndex,
     keys::kCfTagCounts,   keys::kCfRevisions,   keys::kCfAnswerLocator, keys::kCfVotes,
-    keys::kCfIdempotency, keys::kCfChangeLog,   keys::kCfOrgEvents,   keys::kCfMeta,
+    keys::kCfIdempotency, keys::kCfChangeLog,   keys::kCfOrgEvents,   keys::kCfSuggestions,
+    keys::kCfCounters,    keys::kCfMeta,
 };
 
 Error FromStatus(const rocksdb::Status& s, std::string_view what) {
@@ -239,6 +240,14 @@ void Mutation::PutIdempotency(const std::string& org_id, const std::string& user
   Put(keys::kCfIdempotency, keys::Join(org_id, user_id, key_hash), std::move(v));
 }
 
+void Mutation::PutSuggestion(const core::Suggestion& s) {
+  Put(keys::kCfSuggestions, keys::Join(s.org_id, s.id), codec::Encode(s));
+}
+
+void Mutation::AddToCounter(const std::string& org_id, const std::string& name, std::int64_t delta) {
+  ops_.push_back(Op{keys::kCfCounters, OpKind::kMerge, keys::Join(org_id, name), Int64AddOperator::Encode(delta)});
+}
+
 void Mutation::SetMeta(std::string_view key, std::string value) {
   Put(keys::kCfMeta, std::string(key), std::move(value));
 }
@@ -270,7 +279,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& dir, con
   families.emplace_back(rocksdb::kDefaultColumnFamilyName, cf_options);
   for (auto name : kFamilies) {
     rocksdb::ColumnFamilyOptions o = cf_options;
-    if (name == keys::kCfTagCounts) o.merge_operator = std::make_shared<Int64AddOperator>();
+    if (name == keys::kCfTagCounts || name == keys::kCfCounters) o.merge_operator = std::make_shared<Int64AddOperator>();
     families.emplace_back(std::string(name), o);
   }
 
@@ -296,8 +305,7 @@ Result<std::unique_ptr<Store>> Store::Open(const std::filesystem::path& dir, con
   return std::unique_ptr<Store>(new Store(std::move(impl)));
 }
 
-Result<std::uint64_t> Store::Commit(Mutation&& m) {
-  rocksdb::WriteBatch batch;
+core::Status Store::AddOps(const Mutation& m, rocksdb::WriteBatch& batch) const {
   for (const auto& op : m.ops_) {
     auto* cf = impl_->Cf(op.cf);
     rocksdb::Status s;
@@ -308,6 +316,41 @@ Result<std::uint64_t> Store::Commit(Mutation&& m) {
     }
     if (!s.ok()) return FromStatus(s, "build write batch");
   }
+  return core::OkStatus();
+}
+
+core::Status Store::CommitRelaxed(Mutation&& m) {
+  rocksdb::WriteBatch batch;
+  if (auto st = AddOps(m, batch); !st) return st;
+  if (!m.events_.empty()) return Error::Internal("CommitRelaxed cannot carry change-log events");
+  rocksdb::WriteOptions wo;
+  wo.sync = false;
+  auto s = impl_->db->Write(wo, &batch);
+  if (!s.ok()) return FromStatus(s, "commit");
+  return core::OkStatus();
+}
+
+Result<core::Suggestion> Store::GetSuggestion(const std::string& org_id, const std::string& id) const {
+  return impl_->GetDecoded<core::Suggestion>(keys::kCfSuggestions, keys::Join(org_id, id), "suggestion",
+                                             codec::DecodeSuggestion);
+}
+
+Result<std::vector<std::pair<std::string, std::int64_t>>> Store::ListCounters(const std::string& org_id,
+                                                                            const std::string& prefix) const {
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  auto st = impl_->Scan(keys::kCfCounters, keys::OrgPrefix(org_id) + prefix, std::nullopt, false,
+                        [&](std::string_view name, std::string_view value) {
+                          rocksdb::Slice slice(value.data(), value.size());
+                          out.emplace_back(std::string(name), Int64AddOperator::Decode(&slice));
+                          return out.size() < 10000;
+                        });
+  if (!st) return st.take_error();
+  return out;
+}
+
+Result<std::uint64_t> Store::Commit(Mutation&& m) {
+  rocksdb::WriteBatch batch;
+  if (auto st = AddOps(m, batch); !st) return st.take_error();
   if (m.events_.empty()) {
     auto s = impl_->db->Write(impl_->write_options, &batch);
     if (!s.ok()) return FromStatus(s, "commit");
@@ -592,6 +635,34 @@ Result<std::vector<core::Event>> Store::ReadChangeLog(std::uint64_t after, std::
   if (!st) return st.take_error();
   if (err) return *err;
   return out;
+}
+
+core::Status Store::ScanAllThreads(const std::function<bool(const core::Thread&)>& visit) const {
+  rocksdb::ReadOptions ro;
+  const rocksdb::Snapshot* snapshot = impl_->db->GetSnapshot();
+  ro.snapshot = snapshot;
+  std::optional<Error> err;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->Cf(keys::kCfThreads)));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      auto t = codec::DecodeThread(std::string_view(it->value().data(), it->value().size()));
+      if (!t) {
+        err = t.take_error();
+        break;
+      }
+      if (!visit(*t)) break;
+    }
+    if (!err && !it->status().ok()) err = FromStatus(it->status(), "scan threads");
+  }
+  impl_->db->ReleaseSnapshot(snapshot);
+  if (err) return *err;
+  return core::OkStatus();
+}
+
+std::uint64_t Store::EstimateThreadCount() const {
+  std::uint64_t n = 0;
+  impl_->db->GetIntProperty(impl_->Cf(keys::kCfThreads), "rocksdb.estimate-num-keys", &n);
+  return n;
 }
 
 std::uint64_t Store::VisibleHead() const { return impl_->seq.VisibleHead(); }

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,6 +19,10 @@
 
 #include "core/error.hpp"
 #include "core/model.hpp"
+
+namespace rocksdb {
+class WriteBatch;
+}
 
 namespace streetwise::storage {
 
@@ -76,6 +81,9 @@ class Mutation {
   void PutVote(const std::string& org_id, const std::string& answer_id, const std::string& user_id, int value);
   void PutIdempotency(const std::string& org_id, const std::string& user_id, const std::string& key_hash,
                       const IdempotencyRecord& rec);
+  void PutSuggestion(const core::Suggestion& s);
+  // Adds `delta` to the org's counter `name` (e.g. "search_miss_term/pricing").
+  void AddToCounter(const std::string& org_id, const std::string& name, std::int64_t delta);
   void SetMeta(std::string_view key, std::string value);
   // Appends a change-log event; its seq is assigned by Commit.
   void AddEvent(core::Event event);
@@ -138,6 +146,19 @@ class Store {
   core::Result<std::optional<IdempotencyRecord>> GetIdempotency(const std::string& org_id, const std::string& user_id,
                                                                 const std::string& key_hash) const;
 
+  // Visits every thread of every organisation (for rebuilding derived indexes); `visit` returns
+  // false to stop. Reads a consistent snapshot.
+  core::Status ScanAllThreads(const std::function<bool(const core::Thread&)>& visit) const;
+  // RocksDB's estimate of the number of threads (for progress reporting).
+  std::uint64_t EstimateThreadCount() const;
+
+  core::Result<core::Suggestion> GetSuggestion(const std::string& org_id, const std::string& id) const;
+  // Counters of one org whose names start with `prefix`, as (name suffix, value).
+  core::Result<std::vector<std::pair<std::string, std::int64_t>>> ListCounters(const std::string& org_id,
+                                                                             const std::string& prefix) const;
+  // Commits without fsync: for statistics whose loss in a power cut is acceptable.
+  core::Status CommitRelaxed(Mutation&& m);
+
   // Events of one org with seq > after, oldest first, never beyond VisibleHead().
   core::Result<std::vector<core::Event>> ListOrgEvents(const std::string& org_id, std::uint64_t after,
                                                        std::size_t limit) const;
@@ -154,6 +175,7 @@ class Store {
  private:
   struct Impl;
   explicit Store(std::unique_ptr<Impl> impl);
+  core::Status AddOps(const Mutation& m, rocksdb::WriteBatch& batch) const;
   std::unique_ptr<Impl> impl_;
 };
 

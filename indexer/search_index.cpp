@@ -1,0 +1,496 @@
+#include "indexer/search_index.hpp"
+
+#include <boost/json.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <xapian.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "indexer/xapian_mapping.hpp"
+#include "storage/store.hpp"
+
+namespace streetwise::indexer {
+using core::Error;
+using core::ErrorCode;
+using core::Result;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kAppliedSeqKey = "applied_seq";
+constexpr Xapian::doccount kFacetSampleSize = 1000;
+constexpr std::size_t kSnippetBytes = 240;
+
+std::atomic<std::uint64_t> g_next_instance{1};
+
+// Counts facet values over the documents the matcher examines.
+class FacetSpy : public Xapian::MatchSpy {
+ public:
+  void operator()(const Xapian::Document& doc, double) override {
+    Count("kind", doc.get_value(mapping::kSlotKind));
+    Count("status", doc.get_value(mapping::kSlotStatus));
+    Count("region", doc.get_value(mapping::kSlotRegion));
+    Count("product", doc.get_value(mapping::kSlotProduct));
+    std::string tags = doc.get_value(mapping::kSlotTags);
+    std::size_t start = 0;
+    while (start < tags.size()) {
+      auto nl = tags.find('\n', start);
+      if (nl == std::string::npos) nl = tags.size();
+      Count("tag", tags.substr(start, nl - start));
+      start = nl + 1;
+    }
+  }
+  std::map<std::string, std::map<std::string, std::uint64_t>> counts;
+
+ private:
+  void Count(const char* facet, const std::string& value) {
+    if (!value.empty()) ++counts[facet][value];
+  }
+};
+
+// Expand terms must be plain words (no boolean-prefixed filter terms such as org or author ids).
+class WordTermsOnly : public Xapian::ExpandDecider {
+ public:
+  bool operator()(const std::string& term) const override {
+    if (term.empty()) return false;
+    if (term[0] == 'Z') return term.size() > 3;  // stemmed words
+    return std::islower(static_cast<unsigned char>(term[0])) && term.size() > 2 &&
+           !mapping::Stopwords()(term);
+  }
+};
+
+Xapian::Weight* MakeWeight() {
+  // k1 below the default 1.2 saturates term frequency sooner: one word repeated many times cannot
+  // dominate a thread's score.
+  return new Xapian::BM25Weight(0.9, 0, 1, 0.5, 0.5);
+}
+
+}  // namespace
+
+struct SearchIndex::Impl {
+  fs::path dir;
+  storage::Store& store;
+  IndexOptions options;
+  std::uint64_t instance = g_next_instance.fetch_add(1);
+
+  std::mutex writer_mu;  // guards writer, and the swap in Rebuild
+  std::unique_ptr<Xapian::WritableDatabase> writer;
+  std::atomic<std::uint64_t> generation{0};
+  std::atomic<std::uint64_t> applied{0};
+
+  std::mutex rebuild_mu;
+  std::thread tailer;
+  std::atomic<bool> stopping{false};
+  mutable std::mutex wait_mu;
+  mutable std::condition_variable applied_cv;
+
+  Impl(fs::path d, storage::Store& s, IndexOptions o) : dir(std::move(d)), store(s), options(o) {}
+
+  fs::path GenPath(std::uint64_t gen) const { return dir / fmt::format("gen-{}", gen); }
+
+  std::uint64_t ReadCurrent() const {
+    std::ifstream in(dir / "CURRENT");
+    std::uint64_t gen = 0;
+    if (in >> gen) return gen;
+    return 0;
+  }
+
+  bool WriteCurrent(std::uint64_t gen) const {
+    auto tmp = dir / "CURRENT.tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << gen << "\n";
+      if (!out.flush()) return false;
+    }
+    std::error_code ec;
+    fs::rename(tmp, dir / "CURRENT", ec);
+    return !ec;
+  }
+
+  void PublishApplied(std::uint64_t seq) {
+    {
+      std::lock_guard lock(wait_mu);
+      applied.store(seq);
+    }
+    applied_cv.notify_all();
+  }
+
+  static Xapian::TermGenerator MakeTermGenerator(Xapian::WritableDatabase& db) {
+    Xapian::TermGenerator tg;
+    tg.set_stemmer(Xapian::Stem("english"));
+    tg.set_stemming_strategy(Xapian::TermGenerator::STEM_SOME);
+    tg.set_database(db);
+    tg.set_flags(Xapian::TermGenerator::FLAG_SPELLING);
+    return tg;
+  }
+
+  // Applies change-log events (seq > applied) to the writer; commits at most every
+  // commit_interval. Returns false when there was nothing to read.
+  bool Step(std::chrono::steady_clock::time_point& last_commit, std::uint64_t& pending) {
+    std::uint64_t from = std::max(applied.load(), pending);
+    auto events = store.ReadChangeLog(from, options.batch_events);
+    if (!events) {
+      spdlog::error("indexer: cannot read the change log: {}", events.error().cause);
+      return false;
+    }
+    std::lock_guard lock(writer_mu);
+    if (!events->empty()) {
+      std::set<std::pair<std::string, std::string>> touched;
+      for (const auto& e : *events) {
+        if (e.thread_id) touched.emplace(e.org_id, *e.thread_id);
+      }
+      auto tg = MakeTermGenerator(*writer);
+      for (const auto& [org, id] : touched) {
+        auto thread = store.GetThread(org, id);
+        if (thread) {
+          writer->replace_document(mapping::IdTerm(id), mapping::MapThread(*thread, tg));
+        } else if (thread.error().code == ErrorCode::kNotFound) {
+          writer->delete_document(mapping::IdTerm(id));
+        } else {
+          spdlog::error("indexer: cannot read thread {}: {}", id, thread.error().cause);
+          return false;  // retry this batch on the next step
+        }
+      }
+      pending = events->back().seq;
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (pending > applied.load() && now - last_commit >= options.commit_interval) {
+      writer->set_metadata(kAppliedSeqKey, std::to_string(pending));
+      writer->commit();
+      last_commit = now;
+      PublishApplied(pending);
+    }
+    return !events->empty();
+  }
+
+  void TailLoop() {
+    auto last_commit = std::chrono::steady_clock::now() - options.commit_interval;
+    std::uint64_t pending = applied.load();
+    while (!stopping.load()) {
+      bool progressed = false;
+      try {
+        progressed = Step(last_commit, pending);
+      } catch (const Xapian::Error& e) {
+        spdlog::error("indexer: {}", e.get_description());
+        pending = applied.load();  // the uncommitted batch is re-applied after the error
+      }
+      if (!progressed) {
+        std::unique_lock lock(wait_mu);
+        applied_cv.wait_for(lock, std::chrono::milliseconds(10), [this] { return stopping.load(); });
+      }
+    }
+    // Commit whatever was applied before stopping.
+    try {
+      std::lock_guard lock(writer_mu);
+      if (pending > applied.load()) {
+        writer->set_metadata(kAppliedSeqKey, std::to_string(pending));
+        writer->commit();
+        PublishApplied(pending);
+      }
+    } catch (const Xapian::Error& e) {
+      spdlog::error("indexer: final commit failed: {}", e.get_description());
+    }
+  }
+
+  // The calling thread's reader of the live generation, reopened to the latest commit.
+  Xapian::Database& Reader() const {
+    struct Slot {
+      std::uint64_t gen = 0;
+      std::unique_ptr<Xapian::Database> db;
+    };
+    thread_local std::unordered_map<std::uint64_t, Slot> readers;
+    auto& slot = readers[instance];
+    std::uint64_t gen = generation.load();
+    if (!slot.db || slot.gen != gen) {
+      slot.db = std::make_unique<Xapian::Database>(GenPath(gen).string());
+      slot.gen = gen;
+    } else {
+      slot.db->reopen();
+    }
+    return *slot.db;
+  }
+
+  template <class F>
+  auto WithReader(F f) const -> decltype(f(std::declval<Xapian::Database&>())) {
+    for (int attempt = 0;; ++attempt) {
+      try {
+        return f(Reader());
+      } catch (const Xapian::DatabaseModifiedError&) {
+        if (attempt >= 2) return Error::Make(ErrorCode::kUnavailable, "the search index is busy; retry");
+      } catch (const Xapian::Error& e) {
+        return Error::Internal(fmt::format("search: {}", e.get_description()));
+      }
+    }
+  }
+
+  Result<std::uint64_t> BuildGeneration(std::uint64_t gen, std::uint64_t head, const ProgressFn& progress) {
+    auto path = GenPath(gen);
+    std::error_code ec;
+    fs::remove_all(path, ec);
+    std::uint64_t count = 0;
+    std::uint64_t total = store.EstimateThreadCount();
+    try {
+      Xapian::WritableDatabase db(path.string(), Xapian::DB_CREATE_OR_OVERWRITE);
+      auto tg = MakeTermGenerator(db);
+      auto st = store.ScanAllThreads([&](const core::Thread& t) {
+        db.replace_document(mapping::IdTerm(t.id), mapping::MapThread(t, tg));
+        ++count;
+        if (progress && count % 1000 == 0) progress(count, std::max(total, count));
+        return true;
+      });
+      if (!st) return st.take_error();
+      db.set_metadata(kAppliedSeqKey, std::to_string(head));
+      db.commit();
+      db.close();
+    } catch (const Xapian::Error& e) {
+      return Error::Internal(fmt::format("rebuild index: {}", e.get_description()));
+    }
+    if (progress) progress(count, count);
+    return count;
+  }
+};
+
+SearchIndex::SearchIndex(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+SearchIndex::~SearchIndex() {
+  Stop();
+  try {
+    std::lock_guard lock(impl_->writer_mu);
+    if (impl_->writer) impl_->writer->close();
+  } catch (const Xapian::Error& e) {
+    spdlog::error("indexer: close failed: {}", e.get_description());
+  }
+}
+
+Result<std::unique_ptr<SearchIndex>> SearchIndex::Open(const fs::path& index_dir, storage::Store& store,
+                                                       const IndexOptions& options) {
+  auto impl = std::make_unique<Impl>(index_dir, store, options);
+  std::error_code ec;
+  fs::create_directories(index_dir, ec);
+  if (ec) return Error::Internal(fmt::format("create {}: {}", index_dir.string(), ec.message()));
+  std::uint64_t gen = impl->ReadCurrent();
+  std::uint64_t head = store.VisibleHead();
+  bool need_rebuild = gen == 0;
+  if (!need_rebuild) {
+    try {
+      impl->writer = std::make_unique<Xapian::WritableDatabase>(impl->GenPath(gen).string(), Xapian::DB_OPEN);
+      auto seq_text = impl->writer->get_metadata(kAppliedSeqKey);
+      std::uint64_t seq = seq_text.empty() ? 0 : std::stoull(seq_text);
+      if (seq > head) {
+        spdlog::warn("indexer: index is at seq {} but the change log ends at {}; rebuilding", seq, head);
+        need_rebuild = true;
+      } else {
+        impl->applied = seq;
+      }
+    } catch (const std::exception& e) {
+      spdlog::warn("indexer: index generation {} cannot be opened ({}); rebuilding", gen, e.what());
+      need_rebuild = true;
+    } catch (const Xapian::Error& e) {
+      spdlog::warn("indexer: index generation {} cannot be opened ({}); rebuilding", gen, e.get_description());
+      need_rebuild = true;
+    }
+  }
+  if (need_rebuild) {
+    impl->writer.reset();
+    std::uint64_t next = gen + 1;
+    auto built = impl->BuildGeneration(next, head, nullptr);
+    if (!built) return built.take_error();
+    if (!impl->WriteCurrent(next)) return Error::Internal("cannot write index CURRENT");
+    if (gen != 0) fs::remove_all(impl->GenPath(gen), ec);
+    gen = next;
+    try {
+      impl->writer = std::make_unique<Xapian::WritableDatabase>(impl->GenPath(gen).string(), Xapian::DB_OPEN);
+    } catch (const Xapian::Error& e) {
+      return Error::Internal(fmt::format("open rebuilt index: {}", e.get_description()));
+    }
+    impl->applied = head;
+  }
+  impl->generation = gen;
+  return std::unique_ptr<SearchIndex>(new SearchIndex(std::move(impl)));
+}
+
+void SearchIndex::Start() {
+  if (impl_->tailer.joinable()) return;
+  impl_->stopping = false;
+  impl_->tailer = std::thread([this] { impl_->TailLoop(); });
+}
+
+void SearchIndex::Stop() {
+  impl_->stopping = true;
+  impl_->applied_cv.notify_all();
+  if (impl_->tailer.joinable()) impl_->tailer.join();
+}
+
+std::uint64_t SearchIndex::AppliedSeq() const { return impl_->applied.load(); }
+
+bool SearchIndex::WaitForSeq(std::uint64_t seq, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(impl_->wait_mu);
+  return impl_->applied_cv.wait_for(lock, timeout, [&] { return impl_->applied.load() >= seq; });
+}
+
+Result<std::uint64_t> SearchIndex::Rebuild(const ProgressFn& progress) {
+  std::lock_guard rebuild_lock(impl_->rebuild_mu);
+  std::uint64_t head = impl_->store.VisibleHead();
+  std::uint64_t old_gen = impl_->generation.load();
+  std::uint64_t new_gen = old_gen + 1;
+  auto built = impl_->BuildGeneration(new_gen, head, progress);
+  if (!built) return built;
+  {
+    std::lock_guard lock(impl_->writer_mu);
+    try {
+      if (impl_->writer) impl_->writer->close();
+      impl_->writer = std::make_unique<Xapian::WritableDatabase>(impl_->GenPath(new_gen).string(), Xapian::DB_OPEN);
+    } catch (const Xapian::Error& e) {
+      return Error::Internal(fmt::format("open rebuilt index: {}", e.get_description()));
+    }
+    if (!impl_->WriteCurrent(new_gen)) return Error::Internal("cannot write index CURRENT");
+    impl_->generation = new_gen;
+    impl_->PublishApplied(head);  // the tailer re-applies anything committed after `head`
+  }
+  std::error_code ec;
+  fs::remove_all(impl_->GenPath(old_gen), ec);  // open readers keep their files until they reopen
+  return built;
+}
+
+Result<SearchResponse> SearchIndex::Search(const SearchRequest& request) const {
+  return impl_->WithReader([&](Xapian::Database& db) -> Result<SearchResponse> {
+    Xapian::QueryParser qp;
+    mapping::ConfigureParser(qp);
+    qp.set_database(db);
+    bool fell_back = false;
+    Xapian::Query user = mapping::BuildUserQuery(request, qp, fell_back);
+    Xapian::Enquire enquire(db);
+    enquire.set_query(mapping::RestrictToOrg(user, request.org_id));
+    enquire.set_weighting_scheme(*std::unique_ptr<Xapian::Weight>(MakeWeight()));
+    switch (request.sort) {
+      case SortOrder::kRelevance:
+        if (request.q.empty()) enquire.set_sort_by_value(mapping::kSlotCreated, true);
+        break;
+      case SortOrder::kNewest: enquire.set_sort_by_value(mapping::kSlotCreated, true); break;
+      case SortOrder::kVotes: enquire.set_sort_by_value_then_relevance(mapping::kSlotVotes, true); break;
+    }
+    FacetSpy spy;
+    enquire.add_matchspy(&spy);
+    auto limit = static_cast<Xapian::doccount>(request.limit);
+    Xapian::MSet mset = enquire.get_mset(static_cast<Xapian::doccount>(request.offset), limit + 1, kFacetSampleSize);
+    SearchResponse out;
+    out.estimated_total = mset.get_matches_estimated();
+    out.has_more = mset.size() > limit;
+    Xapian::Stem stem("english");
+    for (auto it = mset.begin(); it != mset.end() && out.results.size() < limit; ++it) {
+      auto data = boost::json::parse(it.get_document().get_data()).as_object();
+      SearchHit hit;
+      hit.thread_id = std::string(data.at("id").as_string());
+      hit.title = std::string(data.at("title").as_string());
+      for (const auto& t : data.at("tags").as_array()) hit.tags.emplace_back(t.as_string());
+      hit.kind = std::string(data.at("kind").as_string());
+      hit.status = std::string(data.at("status").as_string());
+      hit.answer_count = data.at("answer_count").to_number<std::int64_t>();
+      hit.accepted = data.at("accepted").as_bool();
+      hit.created_at = core::FromUnixMillis(data.at("created_ms").to_number<std::int64_t>());
+      std::string text(data.at("text").as_string());
+      hit.snippet = mset.snippet(text, kSnippetBytes, stem,
+                                 Xapian::MSet::SNIPPET_BACKGROUND_MODEL | Xapian::MSet::SNIPPET_EXHAUSTIVE, "<mark>",
+                                 "</mark>", "…");
+      hit.score = request.q.empty() ? 0 : it.get_percent();
+      out.results.push_back(std::move(hit));
+    }
+    out.facets = std::move(spy.counts);
+    if (!request.q.empty() && !fell_back) {
+      std::string corrected = qp.get_corrected_query_string();
+      if (!corrected.empty() && corrected != request.q) {
+        // The spelling dictionary is shared by all tenants: only suggest a correction that finds
+        // something in the caller's organisation, so it never reveals another tenant's words.
+        SearchRequest probe = request;
+        probe.q = corrected;
+        Xapian::QueryParser qp2;
+        mapping::ConfigureParser(qp2);
+        bool fb2 = false;
+        Xapian::Enquire check(db);
+        check.set_query(mapping::RestrictToOrg(mapping::BuildUserQuery(probe, qp2, fb2), request.org_id));
+        if (check.get_mset(0, 1).size() > 0) out.did_you_mean = corrected;
+      }
+    }
+    return out;
+  });
+}
+
+Result<std::vector<SearchHit>> SearchIndex::Similar(const SimilarRequest& request) const {
+  return impl_->WithReader([&](Xapian::Database& db) -> Result<std::vector<SearchHit>> {
+    Xapian::QueryParser qp;
+    mapping::ConfigureParser(qp);
+    qp.set_default_op(Xapian::Query::OP_OR);
+    std::string draft = request.title + "\n" + request.title + "\n" + request.body;
+    for (auto& c : draft) {
+      auto uc = static_cast<unsigned char>(c);
+      if (uc < 0x80 && !std::isalnum(uc)) c = ' ';
+    }
+    Xapian::Query words = qp.parse_query(draft, 0);
+    std::vector<Xapian::Query> tag_terms;
+    for (const auto& t : request.tags) tag_terms.emplace_back(std::string(mapping::kPrefixTag) + t);
+    Xapian::Query base = words;
+    if (!tag_terms.empty()) {
+      Xapian::Query tags(Xapian::Query::OP_OR, tag_terms.begin(), tag_terms.end());
+      // Tags are boolean terms (no weight of their own): give them a small, fixed contribution.
+      base = Xapian::Query(Xapian::Query::OP_OR, base,
+                           Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT, Xapian::Query(Xapian::Query::OP_SYNONYM, tags.get_terms_begin(), tags.get_terms_end()), 0.5));
+    }
+    if (base.empty()) return std::vector<SearchHit>{};
+    Xapian::Query restricted = mapping::RestrictToOrg(base, request.org_id);
+    if (request.exclude_thread_id) {
+      restricted = Xapian::Query(Xapian::Query::OP_AND_NOT, restricted,
+                                 Xapian::Query(mapping::IdTerm(*request.exclude_thread_id)));
+    }
+    Xapian::Enquire enquire(db);
+    enquire.set_weighting_scheme(*std::unique_ptr<Xapian::Weight>(MakeWeight()));
+    enquire.set_query(restricted);
+    // Relevance feedback: the best first-pass matches form a relevance set whose most significant
+    // terms expand the draft, so a reworded duplicate is found through the words it shares with
+    // threads like it.
+    Xapian::MSet first = enquire.get_mset(0, 3);
+    if (!first.empty()) {
+      Xapian::RSet rset;
+      for (auto it = first.begin(); it != first.end(); ++it) rset.add_document(*it);
+      WordTermsOnly decider;
+      Xapian::ESet eset = enquire.get_eset(12, rset, &decider);
+      if (!eset.empty()) {
+        Xapian::Query expanded(Xapian::Query::OP_OR, eset.begin(), eset.end());
+        Xapian::Query q(Xapian::Query::OP_OR, base, Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT, expanded, 0.3));
+        q = mapping::RestrictToOrg(q, request.org_id);
+        if (request.exclude_thread_id) {
+          q = Xapian::Query(Xapian::Query::OP_AND_NOT, q, Xapian::Query(mapping::IdTerm(*request.exclude_thread_id)));
+        }
+        enquire.set_query(q);
+      }
+    }
+    Xapian::MSet mset = enquire.get_mset(0, static_cast<Xapian::doccount>(request.limit));
+    std::vector<SearchHit> out;
+    Xapian::Stem stem("english");
+    for (auto it = mset.begin(); it != mset.end(); ++it) {
+      auto data = boost::json::parse(it.get_document().get_data()).as_object();
+      SearchHit hit;
+      hit.thread_id = std::string(data.at("id").as_string());
+      hit.title = std::string(data.at("title").as_string());
+      for (const auto& t : data.at("tags").as_array()) hit.tags.emplace_back(t.as_string());
+      hit.kind = std::string(data.at("kind").as_string());
+      hit.status = std::string(data.at("status").as_string());
+      hit.answer_count = data.at("answer_count").to_number<std::int64_t>();
+      hit.accepted = data.at("accepted").as_bool();
+      hit.created_at = core::FromUnixMillis(data.at("created_ms").to_number<std::int64_t>());
+      hit.snippet = mset.snippet(std::string(data.at("text").as_string()), kSnippetBytes, stem,
+                                 Xapian::MSet::SNIPPET_BACKGROUND_MODEL, "<mark>", "</mark>", "…");
+      hit.score = it.get_percent();
+      out.push_back(std::move(hit));
+    }
+    return out;
+  });
+}
+
+}  // namespace streetwise::indexer

@@ -1,0 +1,222 @@
+#include "indexer/xapian_mapping.hpp"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <cctype>
+
+#include "core/validation.hpp"
+
+namespace streetwise::indexer::mapping {
+namespace {
+
+// English stopwords for the query side (they are still indexed, so phrases keep working).
+constexpr const char* kStopwords[] = {
+    "a",    "about", "an",   "and",  "are",  "as",    "at",   "be",    "but",   "by",   "can",  "do",
+    "does", "for",   "from", "has",  "have", "how",   "i",    "if",    "in",    "is",   "it",   "its",
+    "me",   "my",    "of",   "on",   "or",   "our",   "so",   "than",  "that",  "the",  "their", "them",
+    "then", "there", "these", "they", "this", "to",   "was",  "we",    "were",  "what", "when", "where",
+    "which", "who",  "why",  "will", "with", "would", "you",  "your",
+};
+
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+// tag:<x> in a query: normalised exactly as tags are at write time, so "tag:Oracle DB" style
+// input finds "oracle-db". An invalid tag matches nothing (instead of erroring the whole query).
+class TagFieldProcessor : public Xapian::FieldProcessor {
+ public:
+  Xapian::Query operator()(const std::string& str) override {
+    auto tag = core::NormaliseTag(str);
+    if (!tag) return Xapian::Query::MatchNothing;
+    return Xapian::Query(std::string(kPrefixTag) + *tag);
+  }
+};
+
+// A boolean field whose value is matched case-insensitively (kind, status, author ids as given).
+class LowerFieldProcessor : public Xapian::FieldProcessor {
+ public:
+  explicit LowerFieldProcessor(std::string prefix) : prefix_(std::move(prefix)) {}
+  Xapian::Query operator()(const std::string& str) override { return Xapian::Query(prefix_ + Lower(str)); }
+
+ private:
+  std::string prefix_;
+};
+
+class ExactFieldProcessor : public Xapian::FieldProcessor {
+ public:
+  explicit ExactFieldProcessor(std::string prefix) : prefix_(std::move(prefix)) {}
+  Xapian::Query operator()(const std::string& str) override { return Xapian::Query(prefix_ + str); }
+
+ private:
+  std::string prefix_;
+};
+
+Xapian::Query And(Xapian::Query a, const Xapian::Query& b) {
+  if (a.empty()) return b;
+  return Xapian::Query(Xapian::Query::OP_FILTER, a, b);
+}
+
+// Plain words only: every character that could be syntax becomes a space.
+std::string PlainWords(const std::string& q) {
+  std::string out = q;
+  for (auto& c : out) {
+    auto uc = static_cast<unsigned char>(c);
+    if (uc < 0x80 && !std::isalnum(uc)) c = ' ';
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string FilterValue(const std::string& raw) { return Lower(std::string(core::Trim(raw))); }
+std::string OrgTerm(const std::string& org_id) { return kPrefixOrg + org_id; }
+std::string IdTerm(const std::string& thread_id) { return kPrefixId + thread_id; }
+
+const Xapian::Stopper& Stopwords() {
+  static const Xapian::SimpleStopper stopper(std::begin(kStopwords), std::end(kStopwords));
+  return stopper;
+}
+
+std::string ThreadText(const core::Thread& t) {
+  std::string text = t.body;
+  for (const auto& a : t.answers) {
+    text.append("\n\n");
+    text.append(a.body);
+  }
+  for (const auto& c : t.comments) {
+    text.append("\n\n");
+    text.append(c.body);
+  }
+  return text;
+}
+
+Xapian::Document MapThread(const core::Thread& t, Xapian::TermGenerator& tg) {
+  Xapian::Document doc;
+  tg.set_document(doc);
+  // Title: positional unprefixed text weighted x3 (so it ranks above the body) and the S-prefixed
+  // copy that title: queries and the title-phrase boost use.
+  tg.index_text(t.title, 3);
+  tg.increase_termpos();
+  tg.index_text(t.title, 1, kPrefixTitle);
+  tg.increase_termpos();
+  std::string text = ThreadText(t);
+  tg.index_text(text);
+  for (const auto& tag : t.tags) {
+    doc.add_boolean_term(kPrefixTag + tag);
+    tg.increase_termpos();
+    tg.index_text(tag);  // a tag's words also match free text
+  }
+  doc.add_boolean_term(OrgTerm(t.org_id));
+  doc.add_boolean_term(IdTerm(t.id));
+  doc.add_boolean_term(std::string(kPrefixKind) + std::string(core::ToString(t.kind)));
+  doc.add_boolean_term(std::string(kPrefixStatus) + std::string(core::ToString(t.status)));
+  doc.add_boolean_term(kPrefixAuthor + t.author_id);
+  if (t.deal.account) doc.add_boolean_term(kPrefixAccount + FilterValue(*t.deal.account));
+  if (t.deal.region) doc.add_boolean_term(kPrefixRegion + FilterValue(*t.deal.region));
+  if (t.deal.product) doc.add_boolean_term(kPrefixProduct + FilterValue(*t.deal.product));
+
+  std::int64_t votes = 0;
+  for (const auto& a : t.answers) votes += a.score;
+  doc.add_value(kSlotCreated, Xapian::sortable_serialise(static_cast<double>(core::ToUnixMillis(t.created_at))));
+  doc.add_value(kSlotUpdated, Xapian::sortable_serialise(static_cast<double>(core::ToUnixMillis(t.updated_at))));
+  doc.add_value(kSlotVotes, Xapian::sortable_serialise(static_cast<double>(votes)));
+  doc.add_value(kSlotAnswerCount, Xapian::sortable_serialise(static_cast<double>(t.answers.size())));
+  doc.add_value(kSlotKind, std::string(core::ToString(t.kind)));
+  doc.add_value(kSlotStatus, std::string(core::ToString(t.status)));
+  if (t.deal.region) doc.add_value(kSlotRegion, FilterValue(*t.deal.region));
+  if (t.deal.product) doc.add_value(kSlotProduct, FilterValue(*t.deal.product));
+  std::string joined;
+  for (const auto& tag : t.tags) {
+    if (!joined.empty()) joined.push_back('\n');
+    joined += tag;
+  }
+  doc.add_value(kSlotTags, joined);
+
+  boost::json::array tags;
+  for (const auto& tag : t.tags) tags.emplace_back(tag);
+  boost::json::object data{{"id", t.id},
+                           {"title", t.title},
+                           {"tags", std::move(tags)},
+                           {"kind", core::ToString(t.kind)},
+                           {"status", core::ToString(t.status)},
+                           {"answer_count", static_cast<std::int64_t>(t.answers.size())},
+                           {"accepted", t.accepted_answer_id.has_value()},
+                           {"created_ms", core::ToUnixMillis(t.created_at)},
+                           {"text", text}};
+  doc.set_data(boost::json::serialize(data));
+  return doc;
+}
+
+void ConfigureParser(Xapian::QueryParser& qp) {
+  qp.set_stemmer(Xapian::Stem("english"));
+  qp.set_stemming_strategy(Xapian::QueryParser::STEM_SOME);
+  qp.set_stopper(&Stopwords());
+  qp.set_default_op(Xapian::Query::OP_AND);
+  qp.set_max_expansion(200, Xapian::Query::WILDCARD_LIMIT_MOST_FREQUENT);
+  qp.add_prefix("title", kPrefixTitle);
+  qp.add_boolean_prefix("tag", (new TagFieldProcessor)->release());
+  qp.add_boolean_prefix("author", (new ExactFieldProcessor(kPrefixAuthor))->release());
+  qp.add_boolean_prefix("kind", (new LowerFieldProcessor(kPrefixKind))->release());
+  qp.add_boolean_prefix("status", (new LowerFieldProcessor(kPrefixStatus))->release());
+}
+
+Xapian::Query BuildUserQuery(const SearchRequest& r, Xapian::QueryParser& qp, bool& fell_back) {
+  fell_back = false;
+  Xapian::Query text;
+  std::string q(core::Trim(r.q));
+  if (!q.empty()) {
+    constexpr unsigned kFlags = Xapian::QueryParser::FLAG_PHRASE | Xapian::QueryParser::FLAG_BOOLEAN |
+                                Xapian::QueryParser::FLAG_LOVEHATE | Xapian::QueryParser::FLAG_WILDCARD |
+                                Xapian::QueryParser::FLAG_PURE_NOT | Xapian::QueryParser::FLAG_SPELLING_CORRECTION;
+    try {
+      text = qp.parse_query(q, kFlags);
+    } catch (const Xapian::QueryParserError&) {
+      fell_back = true;
+      text = qp.parse_query(PlainWords(q), 0);
+    }
+    // An exact phrase in the title outranks scattered matches: boost documents whose title holds
+    // the query's words as a phrase.
+    Xapian::TermGenerator words;  // reuse Xapian's tokeniser for the phrase terms
+    std::vector<Xapian::Query> phrase;
+    Xapian::Document scratch;
+    words.set_document(scratch);
+    words.index_text(PlainWords(q), 1, kPrefixTitle);
+    std::vector<std::pair<Xapian::termpos, std::string>> positioned;
+    for (auto it = scratch.termlist_begin(); it != scratch.termlist_end(); ++it) {
+      for (auto p = it.positionlist_begin(); p != it.positionlist_end(); ++p) positioned.emplace_back(*p, *it);
+    }
+    std::sort(positioned.begin(), positioned.end());
+    if (positioned.size() >= 2 && positioned.size() <= 8) {
+      for (const auto& [pos, term] : positioned) phrase.emplace_back(term);
+      Xapian::Query boost(Xapian::Query::OP_SCALE_WEIGHT,
+                          Xapian::Query(Xapian::Query::OP_PHRASE, phrase.begin(), phrase.end()), 2.0);
+      text = Xapian::Query(Xapian::Query::OP_AND_MAYBE, text, boost);
+    }
+  }
+  Xapian::Query filters;
+  for (const auto& tag : r.tags) filters = And(filters, Xapian::Query(kPrefixTag + tag));
+  if (r.kind) filters = And(filters, Xapian::Query(kPrefixKind + *r.kind));
+  if (r.status) filters = And(filters, Xapian::Query(kPrefixStatus + *r.status));
+  if (r.author_id) filters = And(filters, Xapian::Query(kPrefixAuthor + *r.author_id));
+  if (r.account) filters = And(filters, Xapian::Query(kPrefixAccount + FilterValue(*r.account)));
+  if (r.region) filters = And(filters, Xapian::Query(kPrefixRegion + FilterValue(*r.region)));
+  if (r.product) filters = And(filters, Xapian::Query(kPrefixProduct + FilterValue(*r.product)));
+  if (r.from || r.to) {
+    double lo = r.from ? static_cast<double>(core::ToUnixMillis(*r.from)) : -1e18;
+    double hi = r.to ? static_cast<double>(core::ToUnixMillis(*r.to)) : 1e18;
+    filters = And(filters, Xapian::Query(Xapian::Query::OP_VALUE_RANGE, kSlotCreated, Xapian::sortable_serialise(lo),
+                                         Xapian::sortable_serialise(hi)));
+  }
+  if (text.empty()) return filters.empty() ? Xapian::Query::MatchAll : Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT, filters, 0);
+  if (filters.empty()) return text;
+  return Xapian::Query(Xapian::Query::OP_FILTER, text, filters);
+}
+
+Xapian::Query RestrictToOrg(const Xapian::Query& user, const std::string& org_id) {
+  return Xapian::Query(Xapian::Query::OP_FILTER, user, Xapian::Query(OrgTerm(org_id)));
+}
+
+}  // namespace streetwise::indexer::mapping

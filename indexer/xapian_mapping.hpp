@@ -1,0 +1,63 @@
+// Internal to indexer/: how threads become Xapian documents and requests become Xapian queries.
+// Exposed in a header only so tests/unit/indexer can check the mapping directly.
+#pragma once
+
+#include <xapian.h>
+
+#include <string>
+
+#include "core/model.hpp"
+#include "indexer/search_types.hpp"
+
+namespace streetwise::indexer::mapping {
+
+// Term prefixes (Xapian conventions: Q unique id, K tags, S title, A author, X... ours).
+inline constexpr const char* kPrefixId = "Q";
+inline constexpr const char* kPrefixTag = "K";
+inline constexpr const char* kPrefixTitle = "S";
+inline constexpr const char* kPrefixAuthor = "A";
+inline constexpr const char* kPrefixOrg = "XO";
+inline constexpr const char* kPrefixKind = "XK";
+inline constexpr const char* kPrefixStatus = "XS";
+inline constexpr const char* kPrefixAccount = "XA";
+inline constexpr const char* kPrefixRegion = "XR";
+inline constexpr const char* kPrefixProduct = "XP";
+
+// Value slots.
+enum Slot : Xapian::valueno {
+  kSlotCreated = 0,      // sortable_serialise(ms since epoch)
+  kSlotVotes = 1,        // sortable_serialise(sum of answer scores)
+  kSlotAnswerCount = 2,  // sortable_serialise(number of answers)
+  kSlotKind = 3,
+  kSlotStatus = 4,
+  kSlotRegion = 5,
+  kSlotProduct = 6,
+  kSlotTags = 7,  // tags joined by '\n'
+  kSlotUpdated = 8,
+};
+
+// Lower-cases and trims a free-text filter value (account, region, product) for a boolean term.
+std::string FilterValue(const std::string& raw);
+
+std::string OrgTerm(const std::string& org_id);
+std::string IdTerm(const std::string& thread_id);
+
+// The searchable text of a thread besides its title: body, answers and comments.
+std::string ThreadText(const core::Thread& t);
+
+// Builds the document for `t`. `tg` is configured by the caller (stemmer, database for spelling).
+Xapian::Document MapThread(const core::Thread& t, Xapian::TermGenerator& tg);
+
+// A QueryParser configured with our stemmer, stopwords and field prefixes.
+void ConfigureParser(Xapian::QueryParser& qp);
+const Xapian::Stopper& Stopwords();
+
+// The user part of a search (text + filters), NOT including the org filter. Sets `fell_back` if
+// the text had a syntax error and was parsed as plain words instead.
+Xapian::Query BuildUserQuery(const SearchRequest& r, Xapian::QueryParser& qp, bool& fell_back);
+
+// Wraps `user` so only documents of `org_id` can match: a structural OP_FILTER on the org's
+// boolean term, never text concatenation.
+Xapian::Query RestrictToOrg(const Xapian::Query& user, const std::string& org_id);
+
+}  // namespace streetwise::indexer::mapping
