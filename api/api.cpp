@@ -203,13 +203,19 @@ asio::awaitable<Response> Api::Handle(Request request) {
                                               "send an API token as 'Authorization: Bearer <token>'"));
     }
     bool is_root = !ctx.deps.root_token.empty() && core::ConstantTimeEquals(token, ctx.deps.root_token);
+    bool operator_route = route->pattern == "/v1/orgs" || route->pattern.starts_with("/v1/admin/");
     if (is_root) {
-      if (route->pattern == "/v1/orgs") co_return co_await route->handler(ctx, call);
+      if (operator_route) {
+        Response resp = co_await route->handler(ctx, call);
+        resp.With("Cache-Control", "private, no-cache");
+        resp.With("Vary", "Authorization");
+        co_return resp;
+      }
       co_return ctx.Problem(call, Error::Make(ErrorCode::kForbidden,
-                                              "the operator root token can only create organisations"));
+                                              "the operator root token can only create organisations and run admin jobs"));
     }
-    if (route->pattern == "/v1/orgs") {
-      co_return ctx.Problem(call, Error::Make(ErrorCode::kForbidden, "only the operator root token can create organisations"));
+    if (operator_route) {
+      co_return ctx.Problem(call, Error::Make(ErrorCode::kForbidden, "this operation needs the operator root token"));
     }
     std::string bearer(token);
     // Point reads (memtable / block cache) run inline; only commits go to the blocking pool.

@@ -16,6 +16,7 @@ namespace streetwise::service {
 class AccountService;
 class ThreadService;
 class SearchService;
+class ReindexJob;
 }  // namespace streetwise::service
 namespace streetwise::net {
 class BlockingPool;
@@ -29,6 +30,7 @@ struct ApiDeps {
   service::AccountService* accounts = nullptr;  // non-owning; outlives the Api
   service::ThreadService* threads = nullptr;    // non-owning; outlives the Api
   service::SearchService* search = nullptr;     // non-owning; outlives the Api
+  service::ReindexJob* reindex = nullptr;       // non-owning; outlives the Api
   net::BlockingPool* pool = nullptr;            // non-owning; outlives the Api
   const RequestSchemas* schemas = nullptr;      // non-owning; outlives the Api
   std::string root_token;                       // operator token for POST /v1/orgs; empty disables

@@ -7,7 +7,10 @@
 #include "api/route_context.hpp"
 #include "core/cursor.hpp"
 #include "core/validation.hpp"
+#include "service/reindex_job.hpp"
 #include "service/search_service.hpp"
+
+#include <cmath>
 
 namespace streetwise::api {
 using core::Error;
@@ -177,6 +180,23 @@ asio::awaitable<Response> ResolveSuggestion(Ctx& ctx, Call& call) {
                     written->seq);
 }
 
+json::object ReindexStatusJson(const service::ReindexStatus& s) {
+  return json::object{{"state", s.state},
+                      {"done", s.done},
+                      {"total", s.total},
+                      {"seconds", std::round(s.seconds * 1000) / 1000},
+                      {"error", s.error.empty() ? json::value(nullptr) : json::value(s.error)}};
+}
+
+asio::awaitable<Response> StartReindex(Ctx& ctx, Call& call) {
+  if (auto st = ctx.deps.reindex->Start(); !st) co_return ctx.Problem(call, st.error());
+  co_return Ctx::Json(202, ReindexStatusJson(ctx.deps.reindex->Status()));
+}
+
+asio::awaitable<Response> ReindexProgress(Ctx& ctx, Call&) {
+  co_return Ctx::Json(200, ReindexStatusJson(ctx.deps.reindex->Status()));
+}
+
 }  // namespace
 
 std::vector<Route> SearchRoutes() {
@@ -184,6 +204,8 @@ std::vector<Route> SearchRoutes() {
       {"GET", "/v1/search", &Search},
       {"POST", "/v1/threads/similar", &Similar},
       {"POST", "/v1/suggestions/:id/resolved", &ResolveSuggestion},
+      {"POST", "/v1/admin/reindex", &StartReindex},
+      {"GET", "/v1/admin/reindex", &ReindexProgress},
   };
 }
 

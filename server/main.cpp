@@ -9,6 +9,9 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <thread>
+
+#include <boost/json.hpp>
 
 #include "api/api.hpp"
 #include "api/json_body.hpp"
@@ -18,7 +21,9 @@
 #include "server/config.hpp"
 #include "server/http_server.hpp"
 #include "indexer/search_index.hpp"
+#include "server/admin_client.hpp"
 #include "service/account_service.hpp"
+#include "service/reindex_job.hpp"
 #include "service/search_service.hpp"
 #include "service/thread_service.hpp"
 #include "storage/store.hpp"
@@ -76,6 +81,7 @@ int Serve(server::Config config) {
   }
   (*index)->Start();
   service::SearchService search(**store, **index, clock);
+  service::ReindexJob reindex(**index);
 
   std::unique_ptr<api::RequestSchemas> schemas;
   try {
@@ -86,7 +92,7 @@ int Serve(server::Config config) {
   }
   net::BlockingPool pool(config.blocking_threads);
   std::atomic<bool> ready{false};
-  api::Api api(api::ApiDeps{&accounts, &threads, &search, &pool, schemas.get(), config.root_token, &ready});
+  api::Api api(api::ApiDeps{&accounts, &threads, &search, &reindex, &pool, schemas.get(), config.root_token, &ready});
   server::HttpServer http(config, api);
   auto port = http.Bind();
   if (!port) {
@@ -113,6 +119,86 @@ int Serve(server::Config config) {
   return 0;
 }
 
+// "\r[#########           ] 45%  12,345/27,000 threads  5,123/s"
+void PrintProgress(std::uint64_t done, std::uint64_t total, double seconds) {
+  constexpr int kWidth = 30;
+  double frac = total ? std::min(1.0, static_cast<double>(done) / static_cast<double>(total)) : 0.0;
+  int filled = static_cast<int>(frac * kWidth);
+  double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0;
+  std::fprintf(stderr, "\r[%s%s] %3d%%  %llu/%llu threads  %.0f/s   ", std::string(filled, '#').c_str(),
+               std::string(kWidth - filled, ' ').c_str(), static_cast<int>(frac * 100),
+               static_cast<unsigned long long>(done), static_cast<unsigned long long>(total), rate);
+  std::fflush(stderr);
+}
+
+// Rebuilds through the running server (which keeps answering from the old index meanwhile).
+int ReindexOnline(const std::string& address, const std::string& token) {
+  auto started = server::AdminRequest(address, "POST", "/v1/admin/reindex", token);
+  if (!started) return -1;  // not reachable: the caller falls back to offline
+  if (started->status == 401 || started->status == 403) {
+    std::fprintf(stderr, "streetwise: the server at %s refused the root token; set STREETWISE_ROOT_TOKEN\n",
+                 address.c_str());
+    return 1;
+  }
+  if (started->status != 202 && started->status != 409) {
+    std::fprintf(stderr, "streetwise: reindex request failed (%d): %s\n", started->status, started->body.c_str());
+    return 1;
+  }
+  for (;;) {
+    auto st = server::AdminRequest(address, "GET", "/v1/admin/reindex", token);
+    if (!st || st->status != 200) {
+      std::fprintf(stderr, "\nstreetwise: lost contact with the server while reindexing\n");
+      return 1;
+    }
+    auto status = boost::json::parse(st->body).as_object();
+    std::string state(status.at("state").as_string());
+    PrintProgress(status.at("done").to_number<std::uint64_t>(), status.at("total").to_number<std::uint64_t>(),
+                  status.at("seconds").to_number<double>());
+    if (state == "done") {
+      std::fprintf(stderr, "\nreindex done\n");
+      return 0;
+    }
+    if (state == "failed") {
+      std::fprintf(stderr, "\nreindex failed: %s\n", boost::json::serialize(status.at("error")).c_str());
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+int ReindexOffline(const server::Config& config) {
+  auto store = storage::Store::Open(config.data_dir / "db", storage::StoreOptions{config.durability});
+  if (!store) {
+    std::fprintf(stderr, "streetwise: cannot open %s: %s\n", config.data_dir.c_str(), store.error().detail.c_str());
+    return 1;
+  }
+  auto index = indexer::SearchIndex::Open(config.data_dir / "index", **store, indexer::IndexOptions{});
+  if (!index) {
+    std::fprintf(stderr, "streetwise: cannot open the index: %s\n", index.error().cause.c_str());
+    return 1;
+  }
+  auto start = std::chrono::steady_clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  auto n = (*index)->Rebuild([&](std::uint64_t done, std::uint64_t total) { PrintProgress(done, total, elapsed()); });
+  if (!n) {
+    std::fprintf(stderr, "\nreindex failed: %s\n", n.error().cause.c_str());
+    return 1;
+  }
+  PrintProgress(*n, *n, elapsed());
+  std::fprintf(stderr, "\nreindexed %llu threads in %.1f s\n", static_cast<unsigned long long>(*n), elapsed());
+  return 0;
+}
+
+int Reindex(const server::Config& config) {
+  std::ifstream addr_file(config.data_dir / "listen-address");
+  std::string address;
+  if (addr_file >> address) {
+    int rc = ReindexOnline(address, config.root_token);
+    if (rc >= 0) return rc;
+  }
+  return ReindexOffline(config);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -128,9 +214,13 @@ int main(int argc, char** argv) {
   serve->add_option("--listen", listen, "Listen address HOST:PORT (default 127.0.0.1:8080; port 0 = any free port)");
   serve->add_option("--config", config_file, "TOML configuration file");
   serve->add_option("--durability", durability, "fsync (default) or os");
+  auto* reindex = app.add_subcommand(
+      "reindex", "Rebuild the search index from RocksDB (through the running server if there is one)");
+  reindex->add_option("--data", data_dir, "Data directory (default ./data)");
+  reindex->add_option("--config", config_file, "TOML configuration file");
   CLI11_PARSE(app, argc, argv);
 
-  if (serve->parsed()) {
+  if (serve->parsed() || reindex->parsed()) {
     server::Config config;
     auto fail = [](const core::Error& e) {
       std::cerr << "streetwise: configuration error: " << e.detail << "\n";
@@ -147,6 +237,7 @@ int main(int argc, char** argv) {
     if (!durability.empty()) {
       if (auto st = server::ParseDurability(durability, config); !st) return fail(st.error());
     }
+    if (reindex->parsed()) return Reindex(config);
     return Serve(std::move(config));
   }
   return 0;
