@@ -22,6 +22,7 @@
 #include "server/http_server.hpp"
 #include "indexer/search_index.hpp"
 #include "server/admin_client.hpp"
+#include "server/bulk_load.hpp"
 #include "service/account_service.hpp"
 #include "service/reindex_job.hpp"
 #include "service/search_service.hpp"
@@ -218,9 +219,14 @@ int main(int argc, char** argv) {
       "reindex", "Rebuild the search index from RocksDB (through the running server if there is one)");
   reindex->add_option("--data", data_dir, "Data directory (default ./data)");
   reindex->add_option("--config", config_file, "TOML configuration file");
+  auto* bulk = app.add_subcommand("bulk-load", "Import threads from a JSON Lines file (server stopped)");
+  std::string bulk_file;
+  bulk->add_option("--data", data_dir, "Data directory (default ./data)");
+  bulk->add_option("--config", config_file, "TOML configuration file");
+  bulk->add_option("file", bulk_file, "JSON Lines file, one thread per line")->required();
   CLI11_PARSE(app, argc, argv);
 
-  if (serve->parsed() || reindex->parsed()) {
+  if (serve->parsed() || reindex->parsed() || bulk->parsed()) {
     server::Config config;
     auto fail = [](const core::Error& e) {
       std::cerr << "streetwise: configuration error: " << e.detail << "\n";
@@ -238,6 +244,7 @@ int main(int argc, char** argv) {
       if (auto st = server::ParseDurability(durability, config); !st) return fail(st.error());
     }
     if (reindex->parsed()) return Reindex(config);
+    if (bulk->parsed()) return server::BulkLoad(config, bulk_file);
     return Serve(std::move(config));
   }
   return 0;

@@ -101,6 +101,16 @@ Result<std::optional<OrgCreated>> AccountService::BootstrapIfEmpty() {
   return std::optional<OrgCreated>(std::move(out));
 }
 
+Result<Caller> AccountService::DefaultAdmin() const {
+  auto org = store_.GetMeta(storage::keys::kMetaBootstrapped);
+  if (!org) return org.take_error();
+  if (!org->has_value()) return Error::Make(ErrorCode::kNotFound, "the data directory has no default organisation");
+  auto admins = store_.ListUsers(**org, core::Role::kAdmin, std::nullopt, 1);
+  if (!admins) return admins.take_error();
+  if (admins->items.empty()) return Error::Make(ErrorCode::kNotFound, "the default organisation has no admin");
+  return Caller{admins->items.front(), ""};
+}
+
 Result<Written<core::User>> AccountService::CreateUser(const Caller& caller, const NewUserInput& input) {
   if (caller.user.role != core::Role::kAdmin) {
     return Error::Make(ErrorCode::kForbidden, "only admins can create users");

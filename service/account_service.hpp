@@ -63,6 +63,10 @@ class AccountService {
   // returns the admin's token secret; otherwise nullopt.
   core::Result<std::optional<OrgCreated>> BootstrapIfEmpty();
 
+  // The first admin of the default (bootstrap) organisation, as a caller; for offline CLI work
+  // such as bulk loading. kNotFound before the first start.
+  core::Result<Caller> DefaultAdmin() const;
+
   core::Result<Written<core::User>> CreateUser(const Caller& caller, const NewUserInput& input);
   core::Result<core::User> GetUser(const Caller& caller, const std::string& user_id) const;
   core::Result<storage::Page<core::User>> ListUsers(const Caller& caller, std::optional<core::Role> role,

@@ -50,16 +50,14 @@ core::Event ThreadService::MakeEvent(core::EventType type, const Caller& caller,
   return e;
 }
 
-Result<Written<core::Thread>> ThreadService::Create(const Caller& caller, const NewThreadInput& input,
-                                                    const std::optional<IdempotencyIntent>& idempotency) {
+Result<core::Thread> ThreadService::NewThread(const Caller& caller, const NewThreadInput& input,
+                                              core::TimePoint now) const {
   auto title = core::NormaliseTitle(input.title);
   if (!title) return title.take_error();
   if (auto st = core::CheckBodySize(input.body, core::kMaxBodyBytes, "body", true); !st) return st.take_error();
   auto tags = core::NormaliseTags(input.tags);
   if (!tags) return tags.take_error();
   if (auto st = ValidateDeal(input.deal); !st) return st.take_error();
-
-  auto now = clock_.Now();
   core::Thread t;
   t.id = core::NewId("t", now);
   t.org_id = caller.org_id();
@@ -71,7 +69,15 @@ Result<Written<core::Thread>> ThreadService::Create(const Caller& caller, const 
   t.author_id = caller.user.id;
   t.deal = input.deal;
   t.created_at = t.updated_at = now;
+  return t;
+}
 
+Result<Written<core::Thread>> ThreadService::Create(const Caller& caller, const NewThreadInput& input,
+                                                    const std::optional<IdempotencyIntent>& idempotency) {
+  auto now = clock_.Now();
+  auto made = NewThread(caller, input, now);
+  if (!made) return made.take_error();
+  core::Thread& t = *made;
   storage::Mutation m;
   m.PutThread(t, nullptr);
   m.PutRevision(t.org_id, t.id, MakeRevision(t, caller.user.id, now));
@@ -81,6 +87,33 @@ Result<Written<core::Thread>> ThreadService::Create(const Caller& caller, const 
                                    fmt::format("/v1/threads/{}", t.id), now};
     m.PutIdempotency(t.org_id, caller.user.id, idempotency->key_hash, rec);
   }
+  auto seq = store_.Commit(std::move(m));
+  if (!seq) return seq.take_error();
+  return Written<core::Thread>{std::move(t), *seq};
+}
+
+Result<Written<core::Thread>> ThreadService::Import(const Caller& caller, const NewThreadInput& input,
+                                                    const std::vector<std::string>& answers,
+                                                    std::optional<std::size_t> accepted) {
+  auto now = clock_.Now();
+  auto made = NewThread(caller, input, now);
+  if (!made) return made.take_error();
+  core::Thread& t = *made;
+  storage::Mutation m;
+  m.PutRevision(t.org_id, t.id, MakeRevision(t, caller.user.id, now));
+  m.AddEvent(MakeEvent(core::EventType::kThreadCreated, caller, t));
+  for (const auto& body : answers) {
+    if (auto st = core::CheckBodySize(body, core::kMaxBodyBytes, "body", false); !st) return st.take_error();
+    core::Answer a{core::NewId("a", now), t.id, body, core::RenderMarkdown(body), caller.user.id, now, 0};
+    m.PutAnswerLocator(t.org_id, a.id, t.id);
+    auto e = MakeEvent(core::EventType::kAnswerCreated, caller, t);
+    e.answer_id = a.id;
+    m.AddEvent(e);
+    t.answers.push_back(std::move(a));
+  }
+  if (accepted && *accepted < t.answers.size()) t.accepted_answer_id = t.answers[*accepted].id;
+  t.status = core::DerivedStatus(t);
+  m.PutThread(t, nullptr);
   auto seq = store_.Commit(std::move(m));
   if (!seq) return seq.take_error();
   return Written<core::Thread>{std::move(t), *seq};

@@ -50,6 +50,12 @@ class ThreadService {
 
   core::Result<Written<core::Thread>> Create(const Caller& caller, const NewThreadInput& input,
                                              const std::optional<IdempotencyIntent>& idempotency);
+  // Creates a thread together with its answers in one mutation (bulk import and benchmarks).
+  // `accepted` indexes into `answers`. Same validation as Create/AddAnswer.
+  core::Result<Written<core::Thread>> Import(const Caller& caller, const NewThreadInput& input,
+                                             const std::vector<std::string>& answers,
+                                             std::optional<std::size_t> accepted);
+
   core::Result<std::optional<storage::IdempotencyRecord>> FindIdempotent(const Caller& caller,
                                                                         const std::string& key_hash) const;
 
@@ -81,6 +87,8 @@ class ThreadService {
 
  private:
   std::mutex& LockFor(const std::string& thread_id);
+  // Validates input and builds a new (unsaved) thread.
+  core::Result<core::Thread> NewThread(const Caller& caller, const NewThreadInput& input, core::TimePoint now) const;
   core::Event MakeEvent(core::EventType type, const Caller& caller, const core::Thread& t) const;
 
   storage::Store& store_;
