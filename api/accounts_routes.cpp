@@ -124,7 +124,8 @@ asio::awaitable<Response> Events(Ctx& ctx, Call& call) {
   if (!events) co_return ctx.Problem(call, events.error());
   json::array items;
   for (const auto& e : *events) items.emplace_back(repr::Event(e));
-  json::value next_after = events->size() == *limit ? json::value(events->back().seq) : json::value(nullptr);
+  // Where to continue polling from: the last returned seq, or the request's own position.
+  std::uint64_t next_after = events->empty() ? after : events->back().seq;
   co_return Ctx::Json(200, json::object{{"items", std::move(items)}, {"next_after", next_after}});
 }
 

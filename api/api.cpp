@@ -4,6 +4,8 @@
 #include <boost/url/url_view.hpp>
 #include <fmt/format.h>
 
+#include <spdlog/spdlog.h>
+
 #include <charconv>
 
 #include "api/problem.hpp"
@@ -30,6 +32,10 @@ std::optional<std::string> OptString(const boost::json::object& o, std::string_v
 }
 
 Response Ctx::Problem(const Call& call, const core::Error& e) const {
+  if (ProblemFor(e.code).status >= 500) {
+    spdlog::error("request {} {} {} failed: {} ({})", call.req.request_id, call.req.method, call.path, e.detail,
+                  e.cause);
+  }
   return MakeProblem(e, call.req.request_id, call.path);
 }
 

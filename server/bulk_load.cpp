@@ -44,13 +44,17 @@ int BulkLoad(const Config& config, const std::filesystem::path& file) {
   core::SystemClock clock;
   service::AccountService accounts(**store, clock);
   service::ThreadService threads(**store, clock);
-  if (auto boot = accounts.BootstrapIfEmpty(); !boot) {
+  auto boot = accounts.BootstrapIfEmpty([&](const std::string& secret) {
+    auto path = config.data_dir / "admin-token";
+    std::ofstream(path) << secret << "\n";
+    std::error_code ec;
+    std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
+                                 ec);
+    return !ec;
+  });
+  if (!boot) {
     std::fprintf(stderr, "streetwise: %s\n", boot.error().cause.c_str());
     return 1;
-  } else if (*boot) {
-    std::ofstream(config.data_dir / "admin-token") << (*boot)->token.secret << "\n";
-    std::filesystem::permissions(config.data_dir / "admin-token", std::filesystem::perms::owner_read |
-                                                                     std::filesystem::perms::owner_write);
   }
   auto caller = accounts.DefaultAdmin();
   if (!caller) {

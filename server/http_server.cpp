@@ -165,7 +165,6 @@ struct HttpServer::Impl {
         spdlog::error("unhandled exception for request {}: {}", logged.request_id, e.what());
         resp = api::MakeProblem(core::Error::Internal(e.what()), logged.request_id, logged.target);
       }
-      in_flight.fetch_sub(1);
       if (resp.status >= 500) spdlog::error("request {} answered {}: {}", logged.request_id, resp.status, resp.body);
       std::size_t bytes = resp.body.size();
       int status = resp.status;
@@ -179,6 +178,7 @@ struct HttpServer::Impl {
       } else {
         std::tie(wec, n) = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
       }
+      in_flight.fetch_sub(1);  // counted until the response is written, so a drain never cuts one
       if (wec || !keep_alive) break;
     }
     boost::system::error_code ec;

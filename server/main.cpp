@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
@@ -32,20 +34,26 @@
 namespace {
 using namespace streetwise;
 
-// Writes `content` to `path` atomically (temp file + rename) with the given mode.
+// Writes `content` to `path` atomically and durably: a temp file created with `mode` from the
+// start (never readable by others, even briefly), fsynced, renamed, then the directory fsynced.
 bool WriteFileAtomically(const std::filesystem::path& path, const std::string& content, mode_t mode) {
   auto tmp = path;
   tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) return false;
-    out << content;
-    if (!out.flush()) return false;
-  }
-  if (::chmod(tmp.c_str(), mode) != 0) return false;
+  ::unlink(tmp.c_str());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) return false;
+  bool ok = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()) && ::fsync(fd) == 0;
+  ok = (::close(fd) == 0) && ok;
+  if (!ok) return false;
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
-  return !ec;
+  if (ec) return false;
+  int dir = ::open(path.parent_path().empty() ? "." : path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  return true;
 }
 
 int Serve(server::Config config) {
@@ -60,17 +68,15 @@ int Serve(server::Config config) {
   service::AccountService accounts(**store, clock);
   service::ThreadService threads(**store, clock);
 
-  auto boot = accounts.BootstrapIfEmpty();
+  auto token_file = config.data_dir / "admin-token";
+  auto boot = accounts.BootstrapIfEmpty(
+      [&](const std::string& secret) { return WriteFileAtomically(token_file, secret + "\n", 0600); });
   if (!boot) {
-    spdlog::critical("cannot initialise the data directory: {}", boot.error().cause);
+    spdlog::critical("cannot initialise the data directory: {} (could not write {}?)", boot.error().cause,
+                     token_file.string());
     return 1;
   }
-  auto token_file = config.data_dir / "admin-token";
   if (*boot) {
-    if (!WriteFileAtomically(token_file, (*boot)->token.secret + "\n", 0600)) {
-      spdlog::critical("cannot write {}", token_file.string());
-      return 1;
-    }
     spdlog::info("created the default organisation {}; the admin's API token is in {}", (*boot)->org.id,
                  std::filesystem::absolute(token_file).string());
   }

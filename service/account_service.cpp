@@ -81,7 +81,8 @@ Result<Written<OrgCreated>> AccountService::CreateOrg(const std::string& name, c
   return Written<OrgCreated>{std::move(out), *seq};
 }
 
-Result<std::optional<OrgCreated>> AccountService::BootstrapIfEmpty() {
+Result<std::optional<OrgCreated>> AccountService::BootstrapIfEmpty(
+    const std::function<bool(const std::string& secret)>& persist_secret) {
   auto marker = store_.GetMeta(storage::keys::kMetaBootstrapped);
   if (!marker) return marker.take_error();
   if (marker->has_value()) return std::optional<OrgCreated>();
@@ -90,6 +91,7 @@ Result<std::optional<OrgCreated>> AccountService::BootstrapIfEmpty() {
   out.org = core::Org{core::NewId("o", now), "Default organisation", now};
   out.admin = core::User{core::NewId("u", now), out.org.id, "Administrator", std::nullopt, core::Role::kAdmin, now};
   out.token = MakeToken(out.admin, "bootstrap admin token");
+  if (!persist_secret(out.token.secret)) return Error::Internal("cannot persist the bootstrap admin token");
   storage::Mutation m;
   m.PutOrg(out.org);
   m.PutUser(out.admin);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -60,8 +61,11 @@ class AccountService {
                                              const std::optional<std::string>& admin_email);
 
   // If the store has never been initialised, creates the default organisation and admin and
-  // returns the admin's token secret; otherwise nullopt.
-  core::Result<std::optional<OrgCreated>> BootstrapIfEmpty();
+  // returns them with the admin's token; otherwise nullopt. `persist_secret` is called with the
+  // token secret BEFORE anything is committed: if it fails, nothing is, so a later start retries
+  // instead of leaving an organisation whose only admin token was never written down.
+  core::Result<std::optional<OrgCreated>> BootstrapIfEmpty(
+      const std::function<bool(const std::string& secret)>& persist_secret);
 
   // The first admin of the default (bootstrap) organisation, as a caller; for offline CLI work
   // such as bulk loading. kNotFound before the first start.

@@ -16,6 +16,7 @@ inline constexpr std::string_view kCfOrgs = "orgs";                   // org_id 
 inline constexpr std::string_view kCfUsers = "users";                 // org/user_id -> User
 inline constexpr std::string_view kCfTokens = "tokens";               // token_id -> Token
 inline constexpr std::string_view kCfTokenHashes = "token_hashes";    // sha256(secret) -> token_id
+inline constexpr std::string_view kCfUserTokens = "user_tokens";      // org/user_id/token_id -> ""
 inline constexpr std::string_view kCfThreads = "threads";             // org/thread_id -> Thread aggregate
 inline constexpr std::string_view kCfThreadIndex = "thread_index";    // org/thread_id -> list filter fields
 inline constexpr std::string_view kCfTagIndex = "tag_index";          // org/tag/thread_id -> ""

@@ -49,12 +49,10 @@ class Int64AddOperator final : public rocksdb::AssociativeMergeOperator {
   const char* Name() const override { return "streetwise.Int64Add"; }
 };
 
-constexpr std::string_view kCfUserTokens = "user_tokens";  // org/user_id/token_id -> ""
-
 // Every family, in a fixed order; the index is the handle's position in Impl::handles.
 constexpr std::array<std::string_view, 18> kFamilies{
     keys::kCfOrgs,        keys::kCfUsers,       keys::kCfTokens,      keys::kCfTokenHashes,
-    kCfUserTokens,        keys::kCfThreads,     keys::kCfThreadIndex, keys::kCfTagIndex,
+    keys::kCfUserTokens,  keys::kCfThreads,     keys::kCfThreadIndex, keys::kCfTagIndex,
     keys::kCfTagCounts,   keys::kCfRevisions,   keys::kCfAnswerLocator, keys::kCfVotes,
     keys::kCfIdempotency, keys::kCfChangeLog,   keys::kCfOrgEvents,   keys::kCfSuggestions,
     keys::kCfCounters,    keys::kCfMeta,
@@ -187,7 +185,7 @@ void Mutation::PutUser(const core::User& user) {
 void Mutation::PutToken(const core::Token& token) {
   Put(keys::kCfTokens, token.id, codec::Encode(token));
   Put(keys::kCfTokenHashes, token.secret_sha256, token.id);
-  Put(kCfUserTokens, keys::Join(token.org_id, token.user_id, token.id), "");
+  Put(keys::kCfUserTokens, keys::Join(token.org_id, token.user_id, token.id), "");
 }
 
 void Mutation::PutThread(const core::Thread& now, const core::Thread* before) {
@@ -425,7 +423,7 @@ Result<core::Token> Store::FindTokenBySecretHash(const std::string& sha256_hex) 
 
 Result<std::vector<core::Token>> Store::ListTokens(const std::string& org_id, const std::string& user_id) const {
   std::vector<std::string> ids;
-  auto st = impl_->Scan(kCfUserTokens, keys::Join(org_id, user_id) + "/", std::nullopt, false,
+  auto st = impl_->Scan(keys::kCfUserTokens, keys::Join(org_id, user_id) + "/", std::nullopt, false,
                         [&](std::string_view suffix, std::string_view) {
                           ids.emplace_back(suffix);
                           return ids.size() < 1000;
