@@ -232,6 +232,15 @@ asio::awaitable<Response> PatchThread(Ctx& ctx, Call& call) {
   co_return WithSeq(ThreadResponse(200, written->value), written->seq);
 }
 
+asio::awaitable<Response> DeleteThread(Ctx& ctx, Call& call) {
+  auto written = co_await ctx.deps.pool->Run([&] { return ctx.deps.threads->Delete(call.Who(), call.params[0]); });
+  if (!written) co_return ctx.Problem(call, written.error());
+  Response r;
+  r.status = 204;
+  r.content_type.clear();
+  co_return WithSeq(std::move(r), written->seq);
+}
+
 asio::awaitable<Response> Revisions(Ctx& ctx, Call& call) {
   auto revs = ctx.deps.threads->Revisions(call.Who(), call.params[0]);
   if (!revs) co_return ctx.Problem(call, revs.error());
@@ -306,6 +315,7 @@ std::vector<Route> ThreadRoutes() {
       {"GET", "/v1/threads", &ListThreads},
       {"GET", "/v1/threads/:id", &GetThread},
       {"PATCH", "/v1/threads/:id", &PatchThread},
+      {"DELETE", "/v1/threads/:id", &DeleteThread},
       {"GET", "/v1/threads/:id/revisions", &Revisions},
       {"POST", "/v1/threads/:id/answers", &AddAnswer},
       {"POST", "/v1/threads/:id/comments", &AddComment},

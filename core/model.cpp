@@ -34,7 +34,7 @@ constexpr std::array<std::pair<ThreadStatus, std::string_view>, 4> kStatuses{{
     {ThreadStatus::kAnswered, "answered"},
     {ThreadStatus::kResolved, "resolved"},
     {ThreadStatus::kClosed, "closed"}}};
-constexpr std::array<std::pair<EventType, std::string_view>, 12> kEventTypes{{
+constexpr std::array<std::pair<EventType, std::string_view>, 13> kEventTypes{{
     {EventType::kOrgCreated, "org.created"},
     {EventType::kUserCreated, "user.created"},
     {EventType::kTokenCreated, "token.created"},
@@ -46,7 +46,8 @@ constexpr std::array<std::pair<EventType, std::string_view>, 12> kEventTypes{{
     {EventType::kAnswerAccepted, "answer.accepted"},
     {EventType::kAnswerVoted, "answer.voted"},
     {EventType::kCommentCreated, "comment.created"},
-    {EventType::kSuggestionResolved, "suggestion.resolved"}}};
+    {EventType::kSuggestionResolved, "suggestion.resolved"},
+    {EventType::kThreadDeleted, "thread.deleted"}}};
 
 }  // namespace
 

@@ -141,6 +141,7 @@ enum class EventType {
   kAnswerVoted,
   kCommentCreated,
   kSuggestionResolved,
+  kThreadDeleted,
 };
 std::string_view ToString(EventType t);
 std::optional<EventType> ParseEventType(std::string_view s);

@@ -207,6 +207,23 @@ Result<Written<core::Thread>> ThreadService::Patch(const Caller& caller, const s
   return Written<core::Thread>{std::move(after), *seq};
 }
 
+Result<Written<core::Thread>> ThreadService::Delete(const Caller& caller, const std::string& thread_id) {
+  std::lock_guard lock(LockFor(thread_id));
+  auto current = store_.GetThread(caller.org_id(), thread_id);
+  if (!current) return current.take_error();
+  if (!core::CanEditThread(caller.user, *current)) {
+    return Error::Make(ErrorCode::kForbidden, "only the thread's author or an admin can delete it");
+  }
+  storage::Mutation m;
+  m.DeleteThread(*current);
+  auto e = MakeEvent(core::EventType::kThreadDeleted, caller, *current);
+  e.at = clock_.Now();
+  m.AddEvent(e);
+  auto seq = store_.Commit(std::move(m));
+  if (!seq) return seq.take_error();
+  return Written<core::Thread>{std::move(current).value(), *seq};
+}
+
 Result<std::vector<core::Revision>> ThreadService::Revisions(const Caller& caller,
                                                              const std::string& thread_id) const {
   auto t = store_.GetThread(caller.org_id(), thread_id);

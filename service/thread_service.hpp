@@ -65,6 +65,8 @@ class ThreadService {
   // kPreconditionFailed if the thread's version is not `expected_version`.
   core::Result<Written<core::Thread>> Patch(const Caller& caller, const std::string& thread_id,
                                             const ThreadPatchInput& patch, std::int64_t expected_version);
+  // Deletes the thread with its answers and comments (author or admin).
+  core::Result<Written<core::Thread>> Delete(const Caller& caller, const std::string& thread_id);
   core::Result<std::vector<core::Revision>> Revisions(const Caller& caller, const std::string& thread_id) const;
 
   core::Result<Written<core::Answer>> AddAnswer(const Caller& caller, const std::string& thread_id,

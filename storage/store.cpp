@@ -209,6 +209,29 @@ void Mutation::PutThread(const core::Thread& now, const core::Thread* before) {
   }
 }
 
+void Mutation::DeleteThread(const core::Thread& t) {
+  auto del = [this](std::string_view cf, std::string key) {
+    ops_.push_back(Op{cf, OpKind::kDelete, std::move(key), ""});
+  };
+  auto del_prefix = [this](std::string_view cf, const std::string& prefix) {
+    // '/' + 1 == '0': the range [prefix, prefix with its trailing '/' bumped) holds exactly the prefix.
+    std::string end = prefix;
+    end.back() = static_cast<char>(end.back() + 1);
+    ops_.push_back(Op{cf, OpKind::kDeleteRange, prefix, end});
+  };
+  del(keys::kCfThreads, keys::Join(t.org_id, t.id));
+  del(keys::kCfThreadIndex, keys::Join(t.org_id, t.id));
+  for (const auto& tag : t.tags) {
+    del(keys::kCfTagIndex, keys::Join(t.org_id, tag, t.id));
+    ops_.push_back(Op{keys::kCfTagCounts, OpKind::kMerge, keys::Join(t.org_id, tag), Int64AddOperator::Encode(-1)});
+  }
+  del_prefix(keys::kCfRevisions, keys::Join(t.org_id, t.id) + "/");
+  for (const auto& a : t.answers) {
+    del(keys::kCfAnswerLocator, keys::Join(t.org_id, a.id));
+    del_prefix(keys::kCfVotes, keys::Join(t.org_id, a.id) + "/");
+  }
+}
+
 void Mutation::PutRevision(const std::string& org_id, const std::string& thread_id, const core::Revision& rev) {
   Put(keys::kCfRevisions, keys::Join(org_id, thread_id, keys::BigEndian64(static_cast<std::uint64_t>(rev.revision))),
       codec::Encode(rev));
@@ -311,6 +334,7 @@ core::Status Store::AddOps(const Mutation& m, rocksdb::WriteBatch& batch) const 
       case Mutation::OpKind::kPut: s = batch.Put(cf, op.key, op.value); break;
       case Mutation::OpKind::kDelete: s = batch.Delete(cf, op.key); break;
       case Mutation::OpKind::kMerge: s = batch.Merge(cf, op.key, op.value); break;
+      case Mutation::OpKind::kDeleteRange: s = batch.DeleteRange(cf, op.key, op.value); break;
     }
     if (!s.ok()) return FromStatus(s, "build write batch");
   }

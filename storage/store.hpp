@@ -75,6 +75,9 @@ class Mutation {
   // Stores the thread aggregate and keeps the list index, tag index and tag counts in step with
   // `before` (nullptr for a new thread).
   void PutThread(const core::Thread& now, const core::Thread* before);
+  // Removes the thread and everything derived from it (list/tag indexes, tag counts, revisions,
+  // answer locators and votes).
+  void DeleteThread(const core::Thread& before);
   void PutRevision(const std::string& org_id, const std::string& thread_id, const core::Revision& rev);
   void PutAnswerLocator(const std::string& org_id, const std::string& answer_id, const std::string& thread_id);
   // value 0 removes the vote.
@@ -92,7 +95,7 @@ class Mutation {
 
  private:
   friend class Store;
-  enum class OpKind { kPut, kDelete, kMerge };
+  enum class OpKind { kPut, kDelete, kMerge, kDeleteRange };  // kDeleteRange: [key, value)
   struct Op {
     std::string_view cf;
     OpKind kind;
