@@ -11,6 +11,7 @@
 #include "api/problem.hpp"
 #include "api/route_context.hpp"
 #include "core/crypto.hpp"
+#include "core/rate_limiter.hpp"
 #include "schemas/openapi.hpp"
 
 namespace streetwise::api {
@@ -138,11 +139,45 @@ Api::Api(ApiDeps deps) : impl_(std::make_unique<Impl>()) {
   // Search routes first: "/v1/threads/similar" must win over "/v1/threads/:id".
   for (auto& r : SearchRoutes()) impl_->routes.push_back(r);
   for (auto& r : ThreadRoutes()) impl_->routes.push_back(r);
+  for (auto& r : AdminRoutes()) impl_->routes.push_back(r);
 }
 
 Api::~Api() = default;
 
+namespace {
+
+// The client's address without the port ("127.0.0.1:5000" -> "127.0.0.1", "[::1]:5" -> "[::1]").
+std::string_view ClientAddress(std::string_view remote) {
+  auto colon = remote.rfind(':');
+  return colon == std::string_view::npos ? remote : remote.substr(0, colon);
+}
+
+Response TooManyRequests(const Call& call, std::int64_t retry_after, std::string_view what) {
+  boost::json::object o{{"type", "https://streetwise.invalid/problems/rate-limited"},
+                        {"title", "Too many requests"},
+                        {"status", 429},
+                        {"detail", fmt::format("{}; retry after {} s", what, retry_after)},
+                        {"instance", call.path},
+                        {"request_id", call.req.request_id},
+                        {"retry_after", retry_after}};
+  Response r;
+  r.status = 429;
+  r.content_type = "application/problem+json";
+  r.body = boost::json::serialize(o);
+  r.With("Retry-After", std::to_string(retry_after));
+  return r;
+}
+
+}  // namespace
+
 asio::awaitable<Response> Api::Handle(Request request) {
+  std::string_view matched;
+  Response resp = co_await Dispatch(std::move(request), &matched);
+  resp.route = std::string(matched);  // also on early errors (401, 429), so metrics see the route
+  co_return resp;
+}
+
+asio::awaitable<Response> Api::Dispatch(Request request, std::string_view* matched) {
   Ctx& ctx = impl_->ctx;
   Call call{request, {}, {}, {}, std::nullopt};
   auto parsed = boost::urls::parse_origin_form(request.target);
@@ -195,7 +230,13 @@ asio::awaitable<Response> Api::Handle(Request request) {
     }
     co_return ctx.Problem(call, Error::Make(ErrorCode::kNotFound, fmt::format("no resource at {}", call.path)));
   }
+  *matched = route->pattern;
 
+  if (ctx.deps.address_limiter && route->authenticated) {
+    if (auto wait = ctx.deps.address_limiter->Acquire(ClientAddress(request.remote_address))) {
+      co_return TooManyRequests(call, wait, "too many requests from this address");
+    }
+  }
   if (route->authenticated) {
     auto auth = request.Header("authorization");
     std::string_view token;
@@ -226,8 +267,20 @@ asio::awaitable<Response> Api::Handle(Request request) {
     std::string bearer(token);
     // Point reads (memtable / block cache) run inline; only commits go to the blocking pool.
     auto caller = ctx.deps.accounts->Authenticate(bearer);
-    if (!caller) co_return ctx.Problem(call, caller.error());
+    if (!caller) {
+      if (ctx.deps.auth_failure_limiter && caller.error().code == ErrorCode::kUnauthenticated) {
+        if (auto wait = ctx.deps.auth_failure_limiter->Acquire(ClientAddress(request.remote_address))) {
+          co_return TooManyRequests(call, wait, "too many failed authentications from this address");
+        }
+      }
+      co_return ctx.Problem(call, caller.error());
+    }
     call.caller = std::move(caller).value();
+    if (ctx.deps.token_limiter) {
+      if (auto wait = ctx.deps.token_limiter->Acquire(call.caller->token_id)) {
+        co_return TooManyRequests(call, wait, "too many requests with this token");
+      }
+    }
   }
   Response resp = co_await route->handler(ctx, call);
   if (route->authenticated) {

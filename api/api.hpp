@@ -9,6 +9,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "api/http_types.hpp"
 
@@ -17,7 +18,11 @@ class AccountService;
 class ThreadService;
 class SearchService;
 class ReindexJob;
+class BackupService;
 }  // namespace streetwise::service
+namespace streetwise::core {
+class RateLimiter;
+}
 namespace streetwise::net {
 class BlockingPool;
 }
@@ -35,6 +40,12 @@ struct ApiDeps {
   const RequestSchemas* schemas = nullptr;      // non-owning; outlives the Api
   std::string root_token;                       // operator token for POST /v1/orgs; empty disables
   const std::atomic<bool>* ready = nullptr;     // /readyz answers 200 while true
+  // Optional limiters (nullptr or disabled = no limit): requests per client address, requests per
+  // token, and failed authentications per client address (brute-force protection).
+  core::RateLimiter* address_limiter = nullptr;
+  core::RateLimiter* token_limiter = nullptr;
+  core::RateLimiter* auth_failure_limiter = nullptr;
+  service::BackupService* backup = nullptr;     // non-owning; outlives the Api; nullptr: no /v1/admin/backup
 };
 
 class Api {
@@ -47,6 +58,9 @@ class Api {
   boost::asio::awaitable<Response> Handle(Request request);
 
  private:
+  // Routes and handles; stores the matched route pattern (static storage) in *matched.
+  boost::asio::awaitable<Response> Dispatch(Request request, std::string_view* matched);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

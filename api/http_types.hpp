@@ -32,6 +32,7 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  std::string route;  // the matched route pattern, for metrics and logs ("" when none matched)
 
   Response& With(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));

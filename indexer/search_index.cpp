@@ -60,7 +60,7 @@ class WordTermsOnly : public Xapian::ExpandDecider {
  public:
   bool operator()(const std::string& term) const override {
     if (term.empty()) return false;
-    if (term[0] == 'Z') return term.size() > 3;  // stemmed words
+    if (term[0] == 'Z') return term.size() > 3 && !mapping::Stopwords()(term.substr(1));  // stemmed words
     return std::islower(static_cast<unsigned char>(term[0])) && term.size() > 2 &&
            !mapping::Stopwords()(term);
   }
@@ -135,12 +135,19 @@ struct SearchIndex::Impl {
   // commit_interval. Returns false when there was nothing to read.
   bool Step(std::chrono::steady_clock::time_point& last_commit, std::uint64_t& pending) {
     std::uint64_t from = std::max(applied.load(), pending);
+    std::uint64_t gen = generation.load();
     auto events = store.ReadChangeLog(from, options.batch_events);
     if (!events) {
       spdlog::error("indexer: cannot read the change log: {}", events.error().cause);
       return false;
     }
     std::lock_guard lock(writer_mu);
+    if (generation.load() != gen) {
+      // A rebuild swapped generations meanwhile: the new one is positioned at the rebuild's head,
+      // so continue from there (events after it must be applied to the new generation too).
+      pending = applied.load();
+      return true;
+    }
     if (!events->empty()) {
       std::set<std::pair<std::string, std::string>> touched;
       for (const auto& e : *events) {
@@ -173,7 +180,12 @@ struct SearchIndex::Impl {
   void TailLoop() {
     auto last_commit = std::chrono::steady_clock::now() - options.commit_interval;
     std::uint64_t pending = applied.load();
+    std::uint64_t seen_gen = generation.load();
     while (!stopping.load()) {
+      if (std::uint64_t g = generation.load(); g != seen_gen) {
+        seen_gen = g;
+        pending = applied.load();
+      }
       bool progressed = false;
       try {
         progressed = Step(last_commit, pending);

@@ -69,6 +69,25 @@ std::string PlainWords(const std::string& q) {
   return out;
 }
 
+// "-word -other": only exclusions, which the parser rejects; means everything except those words.
+Xapian::Query PureExclusion(const std::string& q, Xapian::QueryParser& qp) {
+  std::vector<Xapian::Query> excluded;
+  std::size_t i = 0;
+  while (i < q.size()) {
+    while (i < q.size() && std::isspace(static_cast<unsigned char>(q[i]))) ++i;
+    if (i == q.size()) break;
+    if (q[i] != '-') return Xapian::Query();
+    std::size_t end = i;
+    while (end < q.size() && !std::isspace(static_cast<unsigned char>(q[end]))) ++end;
+    std::string word = PlainWords(q.substr(i + 1, end - i - 1));
+    if (!core::Trim(word).empty()) excluded.push_back(qp.parse_query(word, 0));
+    i = end;
+  }
+  if (excluded.empty()) return Xapian::Query();
+  return Xapian::Query(Xapian::Query::OP_AND_NOT, Xapian::Query::MatchAll,
+                       Xapian::Query(Xapian::Query::OP_OR, excluded.begin(), excluded.end()));
+}
+
 }  // namespace
 
 std::string FilterValue(const std::string& raw) { return Lower(std::string(core::Trim(raw))); }
@@ -155,7 +174,9 @@ void ConfigureParser(Xapian::QueryParser& qp) {
   qp.set_stemming_strategy(Xapian::QueryParser::STEM_SOME);
   qp.set_stopper(&Stopwords());
   qp.set_default_op(Xapian::Query::OP_AND);
-  qp.set_max_expansion(200, Xapian::Query::WILDCARD_LIMIT_MOST_FREQUENT);
+  // Expansion happens over the shared index before the org filter applies, so the cap is generous;
+  // docs/search.md explains the residual limitation.
+  qp.set_max_expansion(2000, Xapian::Query::WILDCARD_LIMIT_MOST_FREQUENT);
   qp.add_prefix("title", kPrefixTitle);
   qp.add_boolean_prefix("tag", (new TagFieldProcessor)->release());
   qp.add_boolean_prefix("author", (new ExactFieldProcessor(kPrefixAuthor))->release());
@@ -171,11 +192,15 @@ Xapian::Query BuildUserQuery(const SearchRequest& r, Xapian::QueryParser& qp, bo
     constexpr unsigned kFlags = Xapian::QueryParser::FLAG_PHRASE | Xapian::QueryParser::FLAG_BOOLEAN |
                                 Xapian::QueryParser::FLAG_LOVEHATE | Xapian::QueryParser::FLAG_WILDCARD |
                                 Xapian::QueryParser::FLAG_PURE_NOT | Xapian::QueryParser::FLAG_SPELLING_CORRECTION;
-    try {
-      text = qp.parse_query(q, kFlags);
-    } catch (const Xapian::QueryParserError&) {
-      fell_back = true;
-      text = qp.parse_query(PlainWords(q), 0);
+    // Only exclusions ("-word"): the parser would treat them as plain words; mean "all but these".
+    text = PureExclusion(q, qp);
+    if (text.empty()) {
+      try {
+        text = qp.parse_query(q, kFlags);
+      } catch (const Xapian::QueryParserError&) {
+        fell_back = true;
+        text = qp.parse_query(PlainWords(q), 0);
+      }
     }
     // An exact phrase in the title outranks scattered matches: boost documents whose title holds
     // the query's words as a phrase.

@@ -15,11 +15,12 @@ namespace {
 
 Error Bad(std::string msg) { return Error::Make(ErrorCode::kInvalidArgument, std::move(msg)); }
 
-core::Status ParseSize(std::string_view key, std::string_view value, std::size_t& out) {
+core::Status ParseSize(std::string_view key, std::string_view value, std::size_t& out, bool allow_zero = false) {
   std::size_t n = 0;
   auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-  if (ec != std::errc() || p != value.data() + value.size() || n == 0) {
-    return Bad(fmt::format("{} must be a positive integer, got '{}'", key, std::string(value)));
+  if (ec != std::errc() || p != value.data() + value.size() || (n == 0 && !allow_zero)) {
+    return Bad(fmt::format("{} must be a {} integer, got '{}'", key, allow_zero ? "non-negative" : "positive",
+                           std::string(value)));
   }
   out = n;
   return core::OkStatus();
@@ -57,6 +58,16 @@ core::Status Apply(std::string_view key, std::string_view value, Config& c) {
     return ParseSize(key, value, c.max_connections);
   } else if (key == "shutdown_grace_seconds") {
     return ParseSize(key, value, c.shutdown_grace_seconds);
+  } else if (key == "rate_limit_token_per_second") {
+    return ParseSize(key, value, c.rate_limit_token_per_second, true);
+  } else if (key == "rate_limit_token_burst") {
+    return ParseSize(key, value, c.rate_limit_token_burst);
+  } else if (key == "rate_limit_address_per_second") {
+    return ParseSize(key, value, c.rate_limit_address_per_second, true);
+  } else if (key == "rate_limit_address_burst") {
+    return ParseSize(key, value, c.rate_limit_address_burst);
+  } else if (key == "auth_failures_per_minute") {
+    return ParseSize(key, value, c.auth_failures_per_minute, true);
   } else {
     return Bad(fmt::format("unknown configuration key '{}'", std::string(key)));
   }
@@ -67,7 +78,9 @@ constexpr std::string_view kKeys[] = {"data_dir",         "listen",           "d
                                       "root_token",       "log_level",        "io_threads",
                                       "blocking_threads", "max_body_bytes",   "max_header_bytes",
                                       "request_timeout_seconds", "idle_timeout_seconds", "max_connections",
-                                      "shutdown_grace_seconds"};
+                                      "shutdown_grace_seconds", "rate_limit_token_per_second",
+                                      "rate_limit_token_burst", "rate_limit_address_per_second",
+                                      "rate_limit_address_burst", "auth_failures_per_minute"};
 
 }  // namespace
 

@@ -29,6 +29,11 @@ struct Config {
   std::size_t max_connections = 10000;              // max_connections: further connections are refused
   std::size_t shutdown_grace_seconds = 10;          // shutdown_grace_seconds: drain budget on SIGTERM
   std::string log_level = "info";                   // log_level: trace|debug|info|warn|error
+  std::size_t rate_limit_token_per_second = 0;      // rate_limit_token_per_second: requests/s per token (0 = off)
+  std::size_t rate_limit_token_burst = 100;         // rate_limit_token_burst: bucket size per token
+  std::size_t rate_limit_address_per_second = 0;    // rate_limit_address_per_second: requests/s per client IP (0 = off)
+  std::size_t rate_limit_address_burst = 200;       // rate_limit_address_burst: bucket size per client IP
+  std::size_t auth_failures_per_minute = 300;       // auth_failures_per_minute: failed auths per client IP (0 = off)
 };
 
 // Reads a TOML file into `config` (only keys present override). kInvalidArgument naming the key

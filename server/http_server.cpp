@@ -15,6 +15,8 @@
 #include "api/api.hpp"
 #include "api/problem.hpp"
 #include "core/crypto.hpp"
+#include "server/logging.hpp"
+#include "server/metrics.hpp"
 
 namespace streetwise::server {
 namespace asio = boost::asio;
@@ -44,6 +46,7 @@ bool IsSafeRequestId(std::string_view id) {
 struct HttpServer::Impl {
   Config config;
   api::Api& api;
+  Metrics& metrics;
   asio::io_context ioc;
   tcp::acceptor acceptor{ioc};
   asio::signal_set signals{ioc, SIGINT, SIGTERM};
@@ -52,7 +55,7 @@ struct HttpServer::Impl {
   std::atomic<bool> stopping{false};
   std::function<void()> on_signal;
 
-  Impl(const Config& c, api::Api& a) : config(c), api(a) {}
+  Impl(const Config& c, api::Api& a, Metrics& m) : config(c), api(a), metrics(m) {}
 
   void LogAccess(const api::Request& req, int status, std::size_t bytes, Clock::time_point start) {
     double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
@@ -64,7 +67,7 @@ struct HttpServer::Impl {
                              {"response_bytes", bytes},
                              {"duration_ms", std::round(ms * 1000) / 1000},
                              {"remote", req.remote_address}};
-    spdlog::info("{}", boost::json::serialize(line));
+    AccessLog(line);
   }
 
   static http::response<http::string_body> ToBeast(api::Response&& r, unsigned version, bool keep_alive,
@@ -157,10 +160,17 @@ struct HttpServer::Impl {
       bool head = msg.method() == http::verb::head;
 
       in_flight.fetch_add(1);
+      metrics.RequestStarted();
       api::Response resp;
       api::Request logged{req.method, req.target, {}, {}, req.request_id, req.remote_address};
       try {
-        resp = co_await api.Handle(std::move(req));
+        if (req.target == "/metrics" && (req.method == "GET" || req.method == "HEAD")) {
+          resp.body = metrics.Render();
+          resp.content_type = "text/plain; version=0.0.4";
+          resp.route = "/metrics";
+        } else {
+          resp = co_await api.Handle(std::move(req));
+        }
       } catch (const std::exception& e) {
         spdlog::error("unhandled exception for request {}: {}", logged.request_id, e.what());
         resp = api::MakeProblem(core::Error::Internal(e.what()), logged.request_id, logged.target);
@@ -168,6 +178,7 @@ struct HttpServer::Impl {
       if (resp.status >= 500) spdlog::error("request {} answered {}: {}", logged.request_id, resp.status, resp.body);
       std::size_t bytes = resp.body.size();
       int status = resp.status;
+      std::string route = resp.route;
       auto res = ToBeast(std::move(resp), version, keep_alive, logged.request_id);
       LogAccess(logged, status, bytes, start);
       stream.expires_after(std::chrono::seconds(config.request_timeout_seconds));
@@ -179,6 +190,9 @@ struct HttpServer::Impl {
         std::tie(wec, n) = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
       }
       in_flight.fetch_sub(1);  // counted until the response is written, so a drain never cuts one
+      metrics.RequestFinished();
+      metrics.ObserveRequest(logged.method, route.empty() ? "unmatched" : route, status,
+                             std::chrono::duration<double>(Clock::now() - start).count());
       if (wec || !keep_alive) break;
     }
     boost::system::error_code ec;
@@ -232,7 +246,8 @@ struct HttpServer::Impl {
   }
 };
 
-HttpServer::HttpServer(const Config& config, api::Api& api) : impl_(std::make_unique<Impl>(config, api)) {}
+HttpServer::HttpServer(const Config& config, api::Api& api, Metrics& metrics)
+    : impl_(std::make_unique<Impl>(config, api, metrics)) {}
 HttpServer::~HttpServer() = default;
 
 void HttpServer::OnSignal(std::function<void()> f) { impl_->on_signal = std::move(f); }

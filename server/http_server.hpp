@@ -17,10 +17,12 @@ class Api;
 
 namespace streetwise::server {
 
+class Metrics;
+
 class HttpServer {
  public:
-  // `api` must outlive the server.
-  HttpServer(const Config& config, api::Api& api);
+  // `api` and `metrics` must outlive the server. GET /metrics is answered from `metrics`.
+  HttpServer(const Config& config, api::Api& api, Metrics& metrics);
   ~HttpServer();
 
   // Binds the listening socket. Returns the bound port (useful with port 0).

@@ -22,9 +22,16 @@
 #include "schemas/openapi.hpp"
 #include "server/config.hpp"
 #include "server/http_server.hpp"
+#include "server/logging.hpp"
+#include "server/metrics.hpp"
+#include "core/rate_limiter.hpp"
 #include "indexer/search_index.hpp"
 #include "server/admin_client.hpp"
+#include "server/backup.hpp"
 #include "server/bulk_load.hpp"
+#include "server/config_show.hpp"
+#include "server/export_import.hpp"
+#include "service/backup.hpp"
 #include "service/account_service.hpp"
 #include "service/reindex_job.hpp"
 #include "service/search_service.hpp"
@@ -57,7 +64,7 @@ bool WriteFileAtomically(const std::filesystem::path& path, const std::string& c
 }
 
 int Serve(server::Config config) {
-  spdlog::set_level(spdlog::level::from_str(config.log_level));
+  server::SetUpLogging(config.log_level);
   auto store = storage::Store::Open(config.data_dir / "db", storage::StoreOptions{config.durability});
   if (!store) {
     spdlog::critical("cannot open the data directory {}: {} ({})", config.data_dir.string(), store.error().detail,
@@ -99,8 +106,45 @@ int Serve(server::Config config) {
   }
   net::BlockingPool pool(config.blocking_threads);
   std::atomic<bool> ready{false};
-  api::Api api(api::ApiDeps{&accounts, &threads, &search, &reindex, &pool, schemas.get(), config.root_token, &ready});
-  server::HttpServer http(config, api);
+  core::RateLimiter address_limiter({static_cast<double>(config.rate_limit_address_per_second),
+                                     static_cast<double>(config.rate_limit_address_burst)},
+                                    clock);
+  core::RateLimiter token_limiter(
+      {static_cast<double>(config.rate_limit_token_per_second), static_cast<double>(config.rate_limit_token_burst)},
+      clock);
+  core::RateLimiter auth_failure_limiter({config.auth_failures_per_minute / 60.0,
+                                          static_cast<double>(std::max<std::size_t>(config.auth_failures_per_minute / 6, 1))},
+                                         clock);
+  api::ApiDeps deps{&accounts, &threads, &search, &reindex, &pool, schemas.get(), config.root_token, &ready};
+  deps.address_limiter = &address_limiter;
+  deps.token_limiter = &token_limiter;
+  deps.auth_failure_limiter = &auth_failure_limiter;
+  service::BackupService backups(**store, clock, config.data_dir);
+  deps.backup = &backups;
+  api::Api api(std::move(deps));
+
+  server::Metrics metrics;
+  storage::Store& db = **store;
+  indexer::SearchIndex& idx = **index;
+  metrics.AddGauge("streetwise_change_log_head", "Highest committed change-log sequence number",
+                   [&db] { return static_cast<double>(db.VisibleHead()); });
+  metrics.AddGauge("streetwise_index_applied_seq", "Change-log sequence number the search index has applied",
+                   [&idx] { return static_cast<double>(idx.AppliedSeq()); });
+  metrics.AddGauge("streetwise_index_lag_events", "Change-log events not yet searchable", [&db, &idx] {
+    auto head = db.VisibleHead(), applied = idx.AppliedSeq();
+    return static_cast<double>(head > applied ? head - applied : 0);
+  });
+  metrics.AddGauge("streetwise_rocksdb_sst_files_bytes", "Size of all RocksDB SST files",
+                   [&db] { return static_cast<double>(db.IntProperty("rocksdb.total-sst-files-size")); });
+  metrics.AddGauge("streetwise_rocksdb_memtables_bytes", "Size of all RocksDB memtables",
+                   [&db] { return static_cast<double>(db.IntProperty("rocksdb.cur-size-all-mem-tables")); });
+  metrics.AddGauge("streetwise_rocksdb_write_stopped", "1 while RocksDB stops writes (stall)",
+                   [&db] { return static_cast<double>(db.IntProperty("rocksdb.is-write-stopped")); });
+  metrics.AddGauge("streetwise_rocksdb_delayed_write_rate_bytes", "RocksDB write throttling rate (0 = not delayed)",
+                   [&db] { return static_cast<double>(db.IntProperty("rocksdb.actual-delayed-write-rate")); });
+  metrics.AddGauge("streetwise_rocksdb_pending_compaction_bytes", "Estimated bytes compaction still has to rewrite",
+                   [&db] { return static_cast<double>(db.IntProperty("rocksdb.estimate-pending-compaction-bytes")); });
+  server::HttpServer http(config, api, metrics);
   auto port = http.Bind();
   if (!port) {
     spdlog::critical("{}", port.error().detail);
@@ -209,9 +253,7 @@ int Reindex(const server::Config& config) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto logger = spdlog::stderr_logger_mt("streetwise");
-  spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  server::SetUpLogging("info");
 
   CLI::App app{"streetwise: the field sales question-and-answer knowledge base"};
   app.require_subcommand(1);
@@ -230,9 +272,45 @@ int main(int argc, char** argv) {
   bulk->add_option("--data", data_dir, "Data directory (default ./data)");
   bulk->add_option("--config", config_file, "TOML configuration file");
   bulk->add_option("file", bulk_file, "JSON Lines file, one thread per line")->required();
+
+  // Operator commands: backup/restore, export/import of one organisation, config show.
+  auto* backup_cmd = app.add_subcommand(
+      "backup", "Back up the database into DIR (through the running server if there is one, else directly)");
+  std::string backup_dir;
+  backup_cmd->add_option("dir", backup_dir, "Backup directory: missing or empty")->required();
+  backup_cmd->add_option("--data", data_dir, "Data directory (default ./data)");
+  backup_cmd->add_option("--config", config_file, "TOML configuration file");
+  auto* restore_cmd = app.add_subcommand("restore", "Restore a backup into the data directory (server stopped)");
+  std::string restore_dir;
+  bool restore_force = false;
+  restore_cmd->add_option("backup", restore_dir, "Backup directory written by 'streetwise backup'")->required();
+  restore_cmd->add_option("--data", data_dir, "Data directory to restore into (default ./data)");
+  restore_cmd->add_option("--config", config_file, "TOML configuration file");
+  restore_cmd->add_flag("--force", restore_force, "Replace the database of a non-empty data directory");
+  auto* export_cmd = app.add_subcommand("export", "Export one organisation as JSON Lines (server stopped)");
+  std::string export_org, export_out;
+  export_cmd->add_option("--org", export_org, "Organisation id")->required();
+  export_cmd->add_option("--out", export_out, "Output file (.jsonl; '-' = stdout)")->required();
+  export_cmd->add_option("--data", data_dir, "Data directory (default ./data)");
+  export_cmd->add_option("--config", config_file, "TOML configuration file");
+  auto* import_cmd =
+      app.add_subcommand("import", "Import an exported organisation as a new organisation (server stopped)");
+  std::string import_file;
+  import_cmd->add_option("file", import_file, "File written by 'streetwise export'")->required();
+  import_cmd->add_option("--data", data_dir, "Data directory (default ./data)");
+  import_cmd->add_option("--config", config_file, "TOML configuration file");
+  auto* config_cmd = app.add_subcommand("config", "Inspect the configuration");
+  config_cmd->require_subcommand(1);
+  auto* show_cmd = config_cmd->add_subcommand("show", "Print the effective configuration as TOML (secrets masked)");
+  show_cmd->add_option("--config", config_file, "TOML configuration file");
+  show_cmd->add_option("--data", data_dir, "Data directory");
+  show_cmd->add_option("--listen", listen, "Listen address HOST:PORT");
+  show_cmd->add_option("--durability", durability, "fsync or os");
   CLI11_PARSE(app, argc, argv);
 
-  if (serve->parsed() || reindex->parsed() || bulk->parsed()) {
+  bool operator_cmd = backup_cmd->parsed() || restore_cmd->parsed() || export_cmd->parsed() || import_cmd->parsed() ||
+                      show_cmd->parsed();
+  if (serve->parsed() || reindex->parsed() || bulk->parsed() || operator_cmd) {
     server::Config config;
     auto fail = [](const core::Error& e) {
       std::cerr << "streetwise: configuration error: " << e.detail << "\n";
@@ -251,6 +329,14 @@ int main(int argc, char** argv) {
     }
     if (reindex->parsed()) return Reindex(config);
     if (bulk->parsed()) return server::BulkLoad(config, bulk_file);
+    if (backup_cmd->parsed()) return server::Backup(config, backup_dir);
+    if (restore_cmd->parsed()) return server::Restore(config, restore_dir, restore_force);
+    if (export_cmd->parsed()) return server::ExportOrg(config, export_org, export_out);
+    if (import_cmd->parsed()) return server::ImportOrg(config, import_file);
+    if (show_cmd->parsed()) {
+      std::fputs(server::FormatConfigToml(config).c_str(), stdout);
+      return 0;
+    }
     return Serve(std::move(config));
   }
   return 0;

@@ -5,6 +5,7 @@
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/options.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/write_batch.h>
 
@@ -687,6 +688,14 @@ std::uint64_t Store::EstimateThreadCount() const {
   return n;
 }
 
+std::uint64_t Store::IntProperty(const std::string& name) const {
+  std::uint64_t v = 0;
+  if (!impl_->db->GetAggregatedIntProperty(name, &v)) {
+    if (!impl_->db->GetIntProperty(name, &v)) return 0;
+  }
+  return v;
+}
+
 std::uint64_t Store::VisibleHead() const { return impl_->seq.VisibleHead(); }
 
 core::Status Store::Flush() {
@@ -697,6 +706,110 @@ core::Status Store::Flush() {
   s = impl_->db->Flush(fo, cfs);
   if (!s.ok()) return FromStatus(s, "flush memtables");
   return core::OkStatus();
+}
+
+// ---- Operator tools -------------------------------------------------------------------------
+
+namespace {
+
+// Visits every key under `prefix` of one family in key order, on a snapshot taken now, so a
+// concurrent commit is either wholly visible or not at all. `visit(key_suffix, value)` returns
+// false to stop.
+template <class Visit>
+core::Status ScanSnapshot(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* cf, const std::string& prefix,
+                          std::string_view what, Visit visit) {
+  const rocksdb::Snapshot* snapshot = db.GetSnapshot();
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
+  rocksdb::Status status;
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db.NewIterator(ro, cf));
+    for (it->Seek(prefix); it->Valid(); it->Next()) {
+      auto k = it->key();
+      if (!k.starts_with(prefix)) break;
+      if (!visit(std::string_view(k.data() + prefix.size(), k.size() - prefix.size()),
+                 std::string_view(it->value().data(), it->value().size()))) {
+        break;
+      }
+    }
+    status = it->status();
+  }
+  db.ReleaseSnapshot(snapshot);
+  if (!status.ok()) return FromStatus(status, fmt::format("scan {}", what));
+  return core::OkStatus();
+}
+
+}  // namespace
+
+Result<CheckpointInfo> Store::Checkpoint(const std::filesystem::path& dir) {
+  if (!dir.is_absolute()) {
+    return Error::Make(ErrorCode::kInvalidArgument, fmt::format("checkpoint path '{}' is not absolute", dir.string()));
+  }
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec) || ec) {
+    return Error::Make(ErrorCode::kConflict, fmt::format("{} already exists", dir.string()));
+  }
+  CheckpointInfo info;
+  // Every event at or below the visible head was committed (Write returned) before this point, so
+  // the synced WAL and the flush below cover it. Later commits may be in the copy too.
+  info.change_log_head = VisibleHead();
+  // With Durability::kOs the WAL of acknowledged commits may still be in the page cache: sync it.
+  auto s = impl_->db->FlushWAL(true);
+  if (!s.ok()) return FromStatus(s, "sync WAL before checkpoint");
+  rocksdb::Checkpoint* raw = nullptr;
+  s = rocksdb::Checkpoint::Create(impl_->db.get(), &raw);
+  if (!s.ok()) return FromStatus(s, "create checkpoint object");
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush = 0: always flush the memtables first, so the copy holds SST files that
+  // are consistent by themselves (plus the WAL tail RocksDB copies for writes during the flush).
+  s = checkpoint->CreateCheckpoint(dir.string(), /*log_size_for_flush=*/0);
+  if (!s.ok()) return FromStatus(s, fmt::format("checkpoint into {}", dir.string()));
+  return info;
+}
+
+core::Status Store::ScanOrgUsers(const std::string& org_id,
+                                 const std::function<bool(const core::User&)>& visit) const {
+  std::optional<Error> err;
+  auto st = ScanSnapshot(*impl_->db, impl_->Cf(keys::kCfUsers), keys::OrgPrefix(org_id), keys::kCfUsers,
+                         [&](std::string_view, std::string_view value) {
+                           auto u = codec::DecodeUser(value);
+                           if (!u) {
+                             err = u.take_error();
+                             return false;
+                           }
+                           return visit(*u);
+                         });
+  if (!st) return st;
+  if (err) return *err;
+  return core::OkStatus();
+}
+
+core::Status Store::ScanOrgThreads(const std::string& org_id,
+                                   const std::function<bool(const core::Thread&)>& visit) const {
+  std::optional<Error> err;
+  auto st = ScanSnapshot(*impl_->db, impl_->Cf(keys::kCfThreads), keys::OrgPrefix(org_id), keys::kCfThreads,
+                         [&](std::string_view, std::string_view value) {
+                           auto t = codec::DecodeThread(value);
+                           if (!t) {
+                             err = t.take_error();
+                             return false;
+                           }
+                           return visit(*t);
+                         });
+  if (!st) return st;
+  if (err) return *err;
+  return core::OkStatus();
+}
+
+Result<std::vector<VoteEntry>> Store::ListVotes(const std::string& org_id, const std::string& answer_id) const {
+  std::vector<VoteEntry> out;
+  auto st = ScanSnapshot(*impl_->db, impl_->Cf(keys::kCfVotes), keys::Join(org_id, answer_id) + "/", keys::kCfVotes,
+                         [&](std::string_view user_id, std::string_view value) {
+                           out.push_back(VoteEntry{std::string(user_id), value == "1" ? 1 : -1});
+                           return true;
+                         });
+  if (!st) return st.take_error();
+  return out;
 }
 
 }  // namespace streetwise::storage

@@ -54,6 +54,17 @@ struct TagCount {
   std::int64_t count = 0;
 };
 
+// What Store::Checkpoint captured.
+struct CheckpointInfo {
+  std::uint64_t change_log_head = 0;  // every change-log event with seq <= this is in the copy
+};
+
+// One user's vote on an answer (Store::ListVotes).
+struct VoteEntry {
+  std::string user_id;
+  int value = 0;  // +1 or -1
+};
+
 // The stored outcome of a POST with an Idempotency-Key.
 struct IdempotencyRecord {
   std::string fingerprint;  // sha256 of the request body
@@ -172,8 +183,38 @@ class Store {
   // committed out of order (seq 8 before seq 7) is never skipped.
   std::uint64_t VisibleHead() const;
 
+  // A RocksDB integer property summed over all column families (e.g. "rocksdb.total-sst-files-size",
+  // "rocksdb.cur-size-all-mem-tables", "rocksdb.actual-delayed-write-rate"); 0 if unknown.
+  std::uint64_t IntProperty(const std::string& name) const;
+
   // Flushes memtables and syncs the WAL; called on graceful shutdown.
   core::Status Flush();
+
+  // ---- Operator tools (backup, export) ----
+
+  // Creates an openable copy of the whole database in `dir` with RocksDB's Checkpoint: SST files
+  // are hard-linked when `dir` is on the same file system as the database and copied otherwise;
+  // the MANIFEST and the other small files are always copied. Every commit that returned before
+  // this call is in the copy: the WAL is synced and the memtables are flushed first.
+  // Preconditions: `dir` is absolute, does not exist, and its parent directory exists (RocksDB
+  // writes `dir`.tmp and renames it, so a crash never leaves a half-written `dir`).
+  // Thread-safe and runs concurrently with commits; blocking (flush, file copies): never call it on
+  // an I/O thread. Errors: kInvalidArgument for a relative `dir`, kConflict if `dir` exists,
+  // kInternal (RocksDB's message as the cause) for anything else.
+  core::Result<CheckpointInfo> Checkpoint(const std::filesystem::path& dir);
+
+  // Visits the users of one organisation in id order (= creation order), reading one consistent
+  // snapshot; `visit` returns false to stop early. Only this org's keys are read (prefix scan).
+  // Errors: kInternal for a read failure or an undecodable value.
+  core::Status ScanOrgUsers(const std::string& org_id, const std::function<bool(const core::User&)>& visit) const;
+  // Visits the thread aggregates (with answers and comments) of one organisation in id order
+  // (= creation order, oldest first), reading one consistent snapshot; `visit` returns false to
+  // stop early. Errors as ScanOrgUsers.
+  core::Status ScanOrgThreads(const std::string& org_id,
+                              const std::function<bool(const core::Thread&)>& visit) const;
+  // The votes (+1/-1) cast on one answer, ordered by user id; empty if there are none or the
+  // answer does not exist. Errors: kInternal for a read failure.
+  core::Result<std::vector<VoteEntry>> ListVotes(const std::string& org_id, const std::string& answer_id) const;
 
  private:
   struct Impl;

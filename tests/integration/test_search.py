@@ -211,10 +211,6 @@ def test_boolean_operators_exclusion_and_prefix(org):
     assert found(f"status:answered {w}") == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: a query made only of excluded words ('-word') is a Xapian syntax error and "
-    "falls back to the plain words, so it returns exactly the threads that DO contain the word "
-    "('NOT word' works)"))
 def test_pure_exclusion_query_excludes(org):
     with_word, _ = create(org.admin, title="Database sizing for ACME")
     without, seq = create(org.admin, title="Shipping times to Norway")
@@ -548,10 +544,6 @@ def test_other_org_wildcard_finds_only_its_own(tenants):
     assert search_all(tenants.b_user) == [tenants.b_thread["id"]]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug (cross-tenant interference): prefix* expands to the 200 most frequent matching "
-    "terms of the whole shared index (WILDCARD_LIMIT_MOST_FREQUENT) before the org filter, so "
-    "another organisation's frequent words crowd the caller's own words out of the expansion"))
 def test_wildcard_is_not_crowded_out_by_another_org(make_org):
     a, b = make_org(), make_org()
     prefix = word("wq", 4)
