@@ -21,7 +21,7 @@ namespace {
 
 constexpr std::string_view kRequestSchemaNames[] = {
     "NewOrg", "NewUser", "TokenRequest", "NewThread", "ThreadPatch", "NewAnswer", "NewComment", "AcceptAnswer", "Vote",
-    "SimilarRequest", "SuggestionResolution",
+    "SimilarRequest", "SuggestionResolution", "BackupRequest",
 };
 
 // valijson context entries look like "<root>", "[title]", "[tags]", "[3]": turn them into a JSON

@@ -62,6 +62,7 @@ struct Route {
 std::vector<Route> AccountRoutes();
 std::vector<Route> ThreadRoutes();
 std::vector<Route> SearchRoutes();
+std::vector<Route> AdminRoutes();  // /v1/admin/backup (reindex is in SearchRoutes)
 
 // Adds X-Change-Seq to a write response.
 inline Response WithSeq(Response r, std::uint64_t seq) {

@@ -83,8 +83,12 @@ class AccountService {
   core::Result<std::vector<core::Token>> ListTokens(const Caller& caller, const std::string& user_id) const;
   core::Result<Written<core::Token>> RevokeToken(const Caller& caller, const std::string& token_id);
 
- private:
+  // Builds (does not store) a new token for `user` with a fresh secret; the caller commits it with
+  // storage::Mutation::PutToken. For writers that create a user and its token in one mutation
+  // (OrgTransfer's import).
   IssuedToken MakeToken(const core::User& user, const std::string& name) const;
+
+ private:
 
   storage::Store& store_;
   const core::Clock& clock_;

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "storage/keys.hpp"
+
 namespace streetwise::storage::codec {
 namespace json = boost::json;
 using core::Error;
@@ -13,7 +15,7 @@ using core::Result;
 
 namespace {
 
-constexpr std::int64_t kFormatVersion = 1;
+constexpr std::int64_t kFormatVersion = keys::kValueFormatVersion;
 
 json::object Header() {
   json::object o;

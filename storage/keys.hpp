@@ -34,6 +34,10 @@ inline constexpr std::string_view kCfMeta = "meta";                   // named s
 inline constexpr std::string_view kMetaBootstrapped = "bootstrapped";  // default org id once created
 inline constexpr std::string_view kMetaFormat = "format_version";
 
+// The format version ("fv") every JSON value carries (storage/codec.cpp); backup manifests record
+// it so a restore can refuse a database written in a format this build cannot read.
+inline constexpr std::int64_t kValueFormatVersion = 1;
+
 // Big-endian so that byte order equals numeric order.
 inline std::string BigEndian64(std::uint64_t v) {
   std::string out(8, '\0');
