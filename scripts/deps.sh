@@ -5,6 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config
+  clang libclang-rt-14-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   librocksdb-dev libxapian-dev libfmt-dev libspdlog-dev doctest-dev
   libcurl4-openssl-dev libssl-dev zlib1g-dev libcmark-dev libcli11-dev libvalijson-dev
