@@ -139,6 +139,13 @@ Api::Api(ApiDeps deps) : impl_(std::make_unique<Impl>()) {
   // Search routes first: "/v1/threads/similar" must win over "/v1/threads/:id".
   for (auto& r : SearchRoutes()) impl_->routes.push_back(r);
   for (auto& r : ThreadRoutes()) impl_->routes.push_back(r);
+  if (impl_->ctx.deps.routing) {
+    for (auto& r : RoutingRoutes()) impl_->routes.push_back(r);
+  }
+  if (impl_->ctx.deps.notifications) {
+    for (auto& r : NotifyRoutes()) impl_->routes.push_back(r);
+    for (auto& r : AnswerLinkRoutes()) impl_->routes.push_back(r);
+  }
   for (auto& r : AdminRoutes()) impl_->routes.push_back(r);
 }
 

@@ -19,7 +19,12 @@ class ThreadService;
 class SearchService;
 class ReindexJob;
 class BackupService;
+class RoutingService;
+class NotificationService;
 }  // namespace streetwise::service
+namespace streetwise::notify {
+class InboxHub;
+}
 namespace streetwise::core {
 class RateLimiter;
 }
@@ -45,7 +50,12 @@ struct ApiDeps {
   core::RateLimiter* address_limiter = nullptr;
   core::RateLimiter* token_limiter = nullptr;
   core::RateLimiter* auth_failure_limiter = nullptr;
+  service::RoutingService* routing = nullptr;  // non-owning; outlives the Api (nullable: no routing routes)
   service::BackupService* backup = nullptr;     // non-owning; outlives the Api; nullptr: no /v1/admin/backup
+  // Notifications (nullptr: no /v1/me/notifications*, /v1/webhooks*, /a/*). Non-owning; outlive the Api.
+  service::NotificationService* notifications = nullptr;
+  notify::InboxHub* inbox_hub = nullptr;        // wakes live notification streams
+  std::size_t sse_heartbeat_seconds = 15;       // comment line sent on an idle notification stream
 };
 
 class Api {

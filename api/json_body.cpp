@@ -21,7 +21,8 @@ namespace {
 
 constexpr std::string_view kRequestSchemaNames[] = {
     "NewOrg", "NewUser", "TokenRequest", "NewThread", "ThreadPatch", "NewAnswer", "NewComment", "AcceptAnswer", "Vote",
-    "SimilarRequest", "SuggestionResolution", "BackupRequest",
+    "SimilarRequest", "SuggestionResolution", "ExpertiseInput", "RoutingSettingsInput", "DeclineRequest", "BackupRequest",
+    "NotificationSettingsInput", "NewWebhook",
 };
 
 // valijson context entries look like "<root>", "[title]", "[tags]", "[3]": turn them into a JSON

@@ -34,7 +34,7 @@ constexpr std::array<std::pair<ThreadStatus, std::string_view>, 4> kStatuses{{
     {ThreadStatus::kAnswered, "answered"},
     {ThreadStatus::kResolved, "resolved"},
     {ThreadStatus::kClosed, "closed"}}};
-constexpr std::array<std::pair<EventType, std::string_view>, 13> kEventTypes{{
+constexpr std::array<std::pair<EventType, std::string_view>, 18> kEventTypes{{
     {EventType::kOrgCreated, "org.created"},
     {EventType::kUserCreated, "user.created"},
     {EventType::kTokenCreated, "token.created"},
@@ -47,7 +47,12 @@ constexpr std::array<std::pair<EventType, std::string_view>, 13> kEventTypes{{
     {EventType::kAnswerVoted, "answer.voted"},
     {EventType::kCommentCreated, "comment.created"},
     {EventType::kSuggestionResolved, "suggestion.resolved"},
-    {EventType::kThreadDeleted, "thread.deleted"}}};
+    {EventType::kThreadDeleted, "thread.deleted"},
+    {EventType::kExpertiseUpdated, "user.expertise_updated"},
+    {EventType::kAssignmentCreated, "assignment.created"},
+    {EventType::kAssignmentClaimed, "assignment.claimed"},
+    {EventType::kAssignmentDeclined, "assignment.declined"},
+    {EventType::kThreadEscalated, "thread.escalated"}}};
 
 }  // namespace
 

@@ -142,6 +142,11 @@ enum class EventType {
   kCommentCreated,
   kSuggestionResolved,
   kThreadDeleted,
+  kExpertiseUpdated,
+  kAssignmentCreated,
+  kAssignmentClaimed,
+  kAssignmentDeclined,
+  kThreadEscalated,
 };
 std::string_view ToString(EventType t);
 std::optional<EventType> ParseEventType(std::string_view s);

@@ -211,14 +211,18 @@ struct SearchIndex::Impl {
     }
   }
 
+  struct ReaderSlot {
+    std::uint64_t gen = 0;
+    std::unique_ptr<Xapian::Database> db;
+  };
+  static std::unordered_map<std::uint64_t, ReaderSlot>& Readers() {
+    thread_local std::unordered_map<std::uint64_t, ReaderSlot> readers;
+    return readers;
+  }
+
   // The calling thread's reader of the live generation, reopened to the latest commit.
   Xapian::Database& Reader() const {
-    struct Slot {
-      std::uint64_t gen = 0;
-      std::unique_ptr<Xapian::Database> db;
-    };
-    thread_local std::unordered_map<std::uint64_t, Slot> readers;
-    auto& slot = readers[instance];
+    auto& slot = Readers()[instance];
     std::uint64_t gen = generation.load();
     if (!slot.db || slot.gen != gen) {
       slot.db = std::make_unique<Xapian::Database>(GenPath(gen).string());
@@ -236,6 +240,11 @@ struct SearchIndex::Impl {
         return f(Reader());
       } catch (const Xapian::DatabaseModifiedError&) {
         if (attempt >= 2) return Error::Make(ErrorCode::kUnavailable, "the search index is busy; retry");
+      } catch (const Xapian::DatabaseError& e) {
+        // A rebuild swapped generations and removed the old one under this reader: drop it and
+        // open the live generation.
+        Readers().erase(instance);
+        if (attempt >= 2) return Error::Internal(fmt::format("search: {}", e.get_description()));
       } catch (const Xapian::Error& e) {
         return Error::Internal(fmt::format("search: {}", e.get_description()));
       }

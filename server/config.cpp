@@ -68,6 +68,42 @@ core::Status Apply(std::string_view key, std::string_view value, Config& c) {
     return ParseSize(key, value, c.rate_limit_address_burst);
   } else if (key == "auth_failures_per_minute") {
     return ParseSize(key, value, c.auth_failures_per_minute, true);
+  } else if (key == "smtp_url") {
+    if (!value.empty() && !value.starts_with("smtp://") && !value.starts_with("smtps://")) {
+      return Bad(fmt::format("smtp_url must start with smtp:// or smtps:// (or be empty), got '{}'", std::string(value)));
+    }
+    c.smtp_url = std::string(value);
+  } else if (key == "smtp_from") {
+    if (value.find('@') == std::string_view::npos || value.find_first_of("\r\n") != std::string_view::npos) {
+      return Bad(fmt::format("smtp_from must be an e-mail address, got '{}'", std::string(value)));
+    }
+    c.smtp_from = std::string(value);
+  } else if (key == "public_base_url") {
+    if (!value.starts_with("http://") && !value.starts_with("https://")) {
+      return Bad(fmt::format("public_base_url must start with http:// or https://, got '{}'", std::string(value)));
+    }
+    c.public_base_url = std::string(value);
+    while (c.public_base_url.ends_with('/')) c.public_base_url.pop_back();
+  } else if (key == "webhook_timeout_seconds") {
+    return ParseSize(key, value, c.webhook_timeout_seconds);
+  } else if (key == "webhook_allow_private") {
+    if (value == "true" || value == "1") {
+      c.webhook_allow_private = true;
+    } else if (value == "false" || value == "0") {
+      c.webhook_allow_private = false;
+    } else {
+      return Bad(fmt::format("webhook_allow_private must be true or false, got '{}'", std::string(value)));
+    }
+  } else if (key == "answer_link_ttl_hours") {
+    return ParseSize(key, value, c.answer_link_ttl_hours);
+  } else if (key == "dispatcher_threads") {
+    return ParseSize(key, value, c.dispatcher_threads);
+  } else if (key == "retry_base_ms") {
+    return ParseSize(key, value, c.retry_base_ms);
+  } else if (key == "retry_max_attempts") {
+    return ParseSize(key, value, c.retry_max_attempts, true);
+  } else if (key == "sse_heartbeat_seconds") {
+    return ParseSize(key, value, c.sse_heartbeat_seconds);
   } else {
     return Bad(fmt::format("unknown configuration key '{}'", std::string(key)));
   }
@@ -80,7 +116,10 @@ constexpr std::string_view kKeys[] = {"data_dir",         "listen",           "d
                                       "request_timeout_seconds", "idle_timeout_seconds", "max_connections",
                                       "shutdown_grace_seconds", "rate_limit_token_per_second",
                                       "rate_limit_token_burst", "rate_limit_address_per_second",
-                                      "rate_limit_address_burst", "auth_failures_per_minute"};
+                                      "rate_limit_address_burst", "auth_failures_per_minute",
+                                      "smtp_url", "smtp_from", "public_base_url", "webhook_timeout_seconds",
+                                      "webhook_allow_private", "answer_link_ttl_hours", "dispatcher_threads",
+                                      "retry_base_ms", "retry_max_attempts", "sse_heartbeat_seconds"};
 
 }  // namespace
 
@@ -125,8 +164,11 @@ core::Status LoadConfigFile(const std::filesystem::path& file, Config& config) {
       text = *s;
     } else if (auto i = node.value<std::int64_t>(); i && node.is_integer()) {
       text = std::to_string(*i);
+    } else if (auto b = node.value<bool>(); b && node.is_boolean()) {
+      text = *b ? "true" : "false";
     } else {
-      return Bad(fmt::format("{}: '{}' must be a string or an integer", file.string(), std::string(key.str())));
+      return Bad(fmt::format("{}: '{}' must be a string, an integer or a boolean", file.string(),
+                             std::string(key.str())));
     }
     if (auto st = Apply(key.str(), text, config); !st) {
       return Bad(fmt::format("{}: {}", file.string(), st.error().detail));

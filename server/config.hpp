@@ -34,6 +34,17 @@ struct Config {
   std::size_t rate_limit_address_per_second = 0;    // rate_limit_address_per_second: requests/s per client IP (0 = off)
   std::size_t rate_limit_address_burst = 200;       // rate_limit_address_burst: bucket size per client IP
   std::size_t auth_failures_per_minute = 300;       // auth_failures_per_minute: failed auths per client IP (0 = off)
+  // Notification delivery (docs/notifications.md).
+  std::string smtp_url;                             // smtp_url: relay, e.g. "smtp://127.0.0.1:2525" ("" = no e-mail)
+  std::string smtp_from = "streetwise@localhost";   // smtp_from: sender address of notification e-mails
+  std::string public_base_url = "http://127.0.0.1:8080";  // public_base_url: origin of links in messages
+  std::size_t webhook_timeout_seconds = 10;         // webhook_timeout_seconds: per delivery attempt
+  bool webhook_allow_private = true;                // webhook_allow_private: allow loopback/private targets (SSRF!)
+  std::size_t answer_link_ttl_hours = 168;          // answer_link_ttl_hours: answer links expire after this
+  std::size_t dispatcher_threads = 2;               // dispatcher_threads: transport threads (curl multi handles)
+  std::size_t retry_base_ms = 5000;                 // retry_base_ms: first retry delay; scales the whole schedule
+  std::size_t retry_max_attempts = 0;               // retry_max_attempts: attempts per delivery (0 = schedule, 11)
+  std::size_t sse_heartbeat_seconds = 15;           // sse_heartbeat_seconds: keepalive comment on idle streams
 };
 
 // Reads a TOML file into `config` (only keys present override). kInvalidArgument naming the key

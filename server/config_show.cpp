@@ -56,6 +56,17 @@ std::string FormatConfigToml(const Config& c) {
   line("rate_limit_address_per_second", num(c.rate_limit_address_per_second), "requests/s per client IP (0 = off)");
   line("rate_limit_address_burst", num(c.rate_limit_address_burst), "bucket size per client IP");
   line("auth_failures_per_minute", num(c.auth_failures_per_minute), "failed authentications per client IP (0 = off)");
+  line("smtp_url", Quote(c.smtp_url), c.smtp_url.empty() ? "unset: no notification e-mail" : "SMTP relay");
+  line("smtp_from", Quote(c.smtp_from), "sender of notification e-mails");
+  line("public_base_url", Quote(c.public_base_url), "origin of links in notifications");
+  line("webhook_timeout_seconds", num(c.webhook_timeout_seconds), "per webhook delivery attempt");
+  line("webhook_allow_private", c.webhook_allow_private ? "true" : "false",
+       "allow loopback/private webhook targets (SSRF risk; false in production)");
+  line("answer_link_ttl_hours", num(c.answer_link_ttl_hours), "answer links expire after this");
+  line("dispatcher_threads", num(c.dispatcher_threads), "notification transport threads");
+  line("retry_base_ms", num(c.retry_base_ms), "first retry delay; scales the retry schedule");
+  line("retry_max_attempts", num(c.retry_max_attempts), "attempts per delivery (0 = the full schedule)");
+  line("sse_heartbeat_seconds", num(c.sse_heartbeat_seconds), "keepalive on idle notification streams");
   return out;
 }
 

@@ -41,6 +41,14 @@ bool IsSafeRequestId(std::string_view id) {
   });
 }
 
+// The target without its query, and with the credential of an answer link (/a/<token>) masked:
+// tokens never go to logs.
+std::string LoggedTarget(std::string_view target) {
+  target = target.substr(0, target.find('?'));
+  if (target.starts_with("/a/")) return "/a/<token>";
+  return std::string(target);
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -62,7 +70,7 @@ struct HttpServer::Impl {
     boost::json::object line{{"msg", "request"},
                              {"request_id", req.request_id},
                              {"method", req.method},
-                             {"target", req.target.substr(0, req.target.find('?'))},
+                             {"target", LoggedTarget(req.target)},
                              {"status", status},
                              {"response_bytes", bytes},
                              {"duration_ms", std::round(ms * 1000) / 1000},
@@ -99,6 +107,47 @@ struct HttpServer::Impl {
     auto res = ToBeast(std::move(r), 11, false, id);
     stream.expires_after(std::chrono::seconds(5));
     co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+  }
+
+  // Writes a streamed response (api::BodyStream, e.g. Server-Sent Events): the header, then one
+  // chunk per piece. The request counts as finished once the header is written, so a long-lived
+  // stream never holds up a graceful drain; the stream ends when the producer does, a write fails
+  // (the client left) or the server is stopping.
+  asio::awaitable<void> Stream(beast::tcp_stream& stream, api::Response resp, unsigned version, bool head,
+                               const api::Request& logged, Clock::time_point start) {
+    http::response<http::empty_body> res{static_cast<http::status>(resp.status), version};
+    res.set(http::field::server, "streetwise");
+    if (!resp.content_type.empty()) res.set(http::field::content_type, resp.content_type);
+    for (auto& [k, v] : resp.headers) res.insert(k, v);
+    res.set("X-Request-Id", logged.request_id);
+    res.keep_alive(false);
+    res.chunked(true);
+    http::response_serializer<http::empty_body> sr(res);
+    stream.expires_after(std::chrono::seconds(config.request_timeout_seconds));
+    auto [ec, n] = co_await http::async_write_header(stream, sr, asio::as_tuple(asio::use_awaitable));
+    in_flight.fetch_sub(1);
+    metrics.RequestFinished();
+    metrics.ObserveRequest(logged.method, resp.route.empty() ? "unmatched" : resp.route, resp.status,
+                           std::chrono::duration<double>(Clock::now() - start).count());
+    LogAccess(logged, resp.status, 0, start);
+    if (ec || head) co_return;
+    auto body = std::move(resp.stream);
+    for (;;) {
+      stream.expires_never();  // waiting for the next piece is not a client timeout
+      std::optional<std::string> piece;
+      try {
+        piece = co_await body->Next();
+      } catch (const std::exception& e) {
+        spdlog::warn("stream for request {} ended: {}", logged.request_id, e.what());
+      }
+      if (!piece || stopping.load()) break;
+      stream.expires_after(std::chrono::seconds(config.request_timeout_seconds));
+      std::tie(ec, n) = co_await asio::async_write(stream, http::make_chunk(asio::buffer(*piece)),
+                                                   asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+    }
+    stream.expires_after(std::chrono::seconds(5));
+    co_await asio::async_write(stream, http::make_chunk_last(), asio::as_tuple(asio::use_awaitable));
   }
 
   asio::awaitable<void> Session(beast::tcp_stream stream) {
@@ -176,6 +225,10 @@ struct HttpServer::Impl {
         resp = api::MakeProblem(core::Error::Internal(e.what()), logged.request_id, logged.target);
       }
       if (resp.status >= 500) spdlog::error("request {} answered {}: {}", logged.request_id, resp.status, resp.body);
+      if (resp.stream) {
+        co_await Stream(stream, std::move(resp), version, head, logged, start);
+        break;  // a streamed response ends the connection
+      }
       std::size_t bytes = resp.body.size();
       int status = resp.status;
       std::string route = resp.route;

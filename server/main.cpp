@@ -26,6 +26,10 @@
 #include "server/metrics.hpp"
 #include "core/rate_limiter.hpp"
 #include "indexer/search_index.hpp"
+#include "notify/dispatcher.hpp"
+#include "notify/inbox_hub.hpp"
+#include "notify/notify_store.hpp"
+#include "service/notification_service.hpp"
 #include "server/admin_client.hpp"
 #include "server/backup.hpp"
 #include "server/bulk_load.hpp"
@@ -34,6 +38,7 @@
 #include "service/backup.hpp"
 #include "service/account_service.hpp"
 #include "service/reindex_job.hpp"
+#include "service/routing_service.hpp"
 #include "service/search_service.hpp"
 #include "service/thread_service.hpp"
 #include "storage/store.hpp"
@@ -96,6 +101,8 @@ int Serve(server::Config config) {
   (*index)->Start();
   service::SearchService search(**store, **index, clock);
   service::ReindexJob reindex(**index);
+  service::RoutingService routing(**store, clock, index->get());
+  routing.Start();
 
   std::unique_ptr<api::RequestSchemas> schemas;
   try {
@@ -121,6 +128,40 @@ int Serve(server::Config config) {
   deps.auth_failure_limiter = &auth_failure_limiter;
   service::BackupService backups(**store, clock, config.data_dir);
   deps.backup = &backups;
+  deps.routing = &routing;
+
+  // Notification delivery (docs/notifications.md): the dispatcher works off the request path.
+  auto link_key = notify::LoadOrCreateAnswerLinkKey(**store);
+  if (!link_key) {
+    spdlog::critical("cannot load the answer-link key: {}", link_key.error().cause);
+    return 1;
+  }
+  notify::InboxHub inbox_hub;
+  notify::DispatcherOptions notify_options;
+  notify_options.smtp_url = config.smtp_url;
+  notify_options.smtp_from = config.smtp_from;
+  notify_options.public_base_url = config.public_base_url;
+  notify_options.webhook_timeout = std::chrono::seconds(config.webhook_timeout_seconds);
+  notify_options.webhook_allow_private = config.webhook_allow_private;
+  notify_options.answer_link_ttl = std::chrono::hours(config.answer_link_ttl_hours);
+  notify_options.transport_threads = config.dispatcher_threads;
+  notify_options.retry = notify::RetryPolicy::Scaled(static_cast<std::int64_t>(config.retry_base_ms),
+                                                     static_cast<int>(config.retry_max_attempts));
+  notify::Dispatcher dispatcher(**store, clock, inbox_hub, *link_key, notify_options);
+  if (auto st = dispatcher.Start(); !st) {
+    spdlog::critical("cannot start the notification dispatcher: {}", st.error().cause);
+    return 1;
+  }
+  if (config.webhook_allow_private) {
+    spdlog::warn("webhook_allow_private = true: webhooks may target loopback and private addresses; "
+                 "set it to false where tenants are not trusted (docs/notifications.md)");
+  }
+  service::NotificationService notifications(
+      **store, clock, threads, *link_key,
+      service::NotificationServiceOptions{config.webhook_allow_private, !config.smtp_url.empty()}, &dispatcher);
+  deps.notifications = &notifications;
+  deps.inbox_hub = &inbox_hub;
+  deps.sse_heartbeat_seconds = config.sse_heartbeat_seconds;
   api::Api api(std::move(deps));
 
   server::Metrics metrics;
@@ -142,8 +183,28 @@ int Serve(server::Config config) {
                    [&db] { return static_cast<double>(db.IntProperty("rocksdb.is-write-stopped")); });
   metrics.AddGauge("streetwise_rocksdb_delayed_write_rate_bytes", "RocksDB write throttling rate (0 = not delayed)",
                    [&db] { return static_cast<double>(db.IntProperty("rocksdb.actual-delayed-write-rate")); });
+  metrics.AddGauge("streetwise_escalations_fired", "Escalation rounds that notified escalation contacts since start",
+                   [&routing] { return static_cast<double>(routing.EscalationsFired()); });
+  metrics.AddGauge("streetwise_routing_lag_events", "Change-log events the router has not applied yet",
+                   [&db, &routing] {
+                     auto head = db.VisibleHead(), pos = routing.Position();
+                     return static_cast<double>(head > pos ? head - pos : 0);
+                   });
   metrics.AddGauge("streetwise_rocksdb_pending_compaction_bytes", "Estimated bytes compaction still has to rewrite",
                    [&db] { return static_cast<double>(db.IntProperty("rocksdb.estimate-pending-compaction-bytes")); });
+  metrics.AddGauge("streetwise_notify_in_flight", "Notification transfers (webhook, SMTP) running now",
+                   [&dispatcher] { return static_cast<double>(dispatcher.Stats().in_flight); });
+  metrics.AddGauge("streetwise_notify_delivered", "Remote notification deliveries that succeeded since start",
+                   [&dispatcher] { return static_cast<double>(dispatcher.Stats().delivered); });
+  metrics.AddGauge("streetwise_notify_retried", "Failed delivery attempts rescheduled since start",
+                   [&dispatcher] { return static_cast<double>(dispatcher.Stats().retried); });
+  metrics.AddGauge("streetwise_notify_dead", "Deliveries parked as dead since start",
+                   [&dispatcher] { return static_cast<double>(dispatcher.Stats().dead); });
+  metrics.AddGauge("streetwise_notify_lag_events", "Change-log events the notification trigger has not read yet",
+                   [&db, &dispatcher] {
+                     auto head = db.VisibleHead(), pos = dispatcher.Stats().consumed_seq;
+                     return static_cast<double>(head > pos ? head - pos : 0);
+                   });
   server::HttpServer http(config, api, metrics);
   auto port = http.Bind();
   if (!port) {
@@ -155,7 +216,10 @@ int Serve(server::Config config) {
     spdlog::critical("cannot write {}", (config.data_dir / "listen-address").string());
     return 1;
   }
-  http.OnSignal([&ready] { ready.store(false); });
+  http.OnSignal([&ready, &inbox_hub] {
+    ready.store(false);
+    inbox_hub.WakeAll();  // live notification streams notice and end
+  });
   ready.store(true);
   spdlog::info("streetwise listening on http://{} (data {}, durability {})", address, config.data_dir.string(),
                config.durability == storage::Durability::kFsync ? "fsync" : "os");
@@ -163,6 +227,8 @@ int Serve(server::Config config) {
 
   // Reverse order of construction: finish blocking work, then flush and close the store.
   pool.Stop();
+  dispatcher.Stop();
+  routing.Stop();
   (*index)->Stop();
   if (auto st = (*store)->Flush(); !st) spdlog::error("flush on shutdown failed: {}", st.error().cause);
   std::filesystem::remove(config.data_dir / "listen-address");

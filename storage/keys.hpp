@@ -29,10 +29,26 @@ inline constexpr std::string_view kCfChangeLog = "change_log";        // seq(be6
 inline constexpr std::string_view kCfOrgEvents = "org_events";        // org/seq(be64) -> Event
 inline constexpr std::string_view kCfSuggestions = "suggestions";      // org/suggestion_id -> Suggestion
 inline constexpr std::string_view kCfCounters = "counters";            // org/<counter name> -> int64 (merge: add)
+// Expert routing and notifications (values are JSON owned by routing/ and notify/ codecs).
+inline constexpr std::string_view kCfExpertise = "expertise";          // org/user_id -> Expertise
+inline constexpr std::string_view kCfTagExperts = "tag_experts";      // org/tag/user_id -> level ("1".."5")
+inline constexpr std::string_view kCfWatches = "watches";              // org/tag/user_id -> ""
+inline constexpr std::string_view kCfAssignments = "assignments";      // org/assignment_id -> Assignment
+inline constexpr std::string_view kCfThreadAssignments = "thread_assignments";  // org/thread_id/assignment_id -> ""
+inline constexpr std::string_view kCfUserAssignments = "user_assignments";  // org/user_id/assignment_id -> "" (open ones)
+inline constexpr std::string_view kCfRouting = "routing";              // org/thread_id -> RoutingRecord
+inline constexpr std::string_view kCfTimers = "timers";                // due_ms(be64)/timer_id -> Timer
+inline constexpr std::string_view kCfOutbox = "outbox";                // due_ms(be64)/notification_id -> OutboxEntry
+inline constexpr std::string_view kCfInbox = "inbox";                  // org/user_id/notification_id -> InboxItem
+inline constexpr std::string_view kCfWebhooks = "webhooks";            // org/webhook_id -> Webhook
+inline constexpr std::string_view kCfDeliveries = "deliveries";        // org/webhook_id/notification_id/attempt(be64) -> Delivery
 inline constexpr std::string_view kCfMeta = "meta";                   // named singletons
 
 inline constexpr std::string_view kMetaBootstrapped = "bootstrapped";  // default org id once created
 inline constexpr std::string_view kMetaFormat = "format_version";
+inline constexpr std::string_view kMetaRouterPosition = "router_position";  // change-log seq the router applied
+inline constexpr std::string_view kMetaNotifyPosition = "notify_position";  // change-log seq notify/ consumed
+inline constexpr std::string_view kMetaAnswerLinkSecret = "answer_link_secret";  // base64url HMAC key of answer links
 
 // The format version ("fv") every JSON value carries (storage/codec.cpp); backup manifests record
 // it so a restore can refuse a database written in a format this build cannot read.

@@ -51,12 +51,14 @@ class Int64AddOperator final : public rocksdb::AssociativeMergeOperator {
 };
 
 // Every family, in a fixed order; the index is the handle's position in Impl::handles.
-constexpr std::array<std::string_view, 18> kFamilies{
+constexpr std::array<std::string_view, 30> kFamilies{
     keys::kCfOrgs,        keys::kCfUsers,       keys::kCfTokens,      keys::kCfTokenHashes,
     keys::kCfUserTokens,  keys::kCfThreads,     keys::kCfThreadIndex, keys::kCfTagIndex,
     keys::kCfTagCounts,   keys::kCfRevisions,   keys::kCfAnswerLocator, keys::kCfVotes,
     keys::kCfIdempotency, keys::kCfChangeLog,   keys::kCfOrgEvents,   keys::kCfSuggestions,
-    keys::kCfCounters,    keys::kCfMeta,
+    keys::kCfCounters,    keys::kCfExpertise, keys::kCfTagExperts, keys::kCfWatches, keys::kCfAssignments,
+    keys::kCfThreadAssignments, keys::kCfUserAssignments, keys::kCfRouting, keys::kCfTimers, keys::kCfOutbox, keys::kCfInbox,
+    keys::kCfWebhooks, keys::kCfDeliveries, keys::kCfMeta,
 };
 
 Error FromStatus(const rocksdb::Status& s, std::string_view what) {
@@ -268,6 +270,14 @@ void Mutation::PutSuggestion(const core::Suggestion& s) {
 
 void Mutation::AddToCounter(const std::string& org_id, const std::string& name, std::int64_t delta) {
   ops_.push_back(Op{keys::kCfCounters, OpKind::kMerge, keys::Join(org_id, name), Int64AddOperator::Encode(delta)});
+}
+
+void Mutation::PutRaw(std::string_view cf, std::string key, std::string value) {
+  Put(cf, std::move(key), std::move(value));
+}
+
+void Mutation::DeleteRaw(std::string_view cf, std::string key) {
+  ops_.push_back(Op{cf, OpKind::kDelete, std::move(key), ""});
 }
 
 void Mutation::SetMeta(std::string_view key, std::string value) {
@@ -686,6 +696,16 @@ std::uint64_t Store::EstimateThreadCount() const {
   std::uint64_t n = 0;
   impl_->db->GetIntProperty(impl_->Cf(keys::kCfThreads), "rocksdb.estimate-num-keys", &n);
   return n;
+}
+
+Result<std::optional<std::string>> Store::GetRaw(std::string_view cf, const std::string& key) const {
+  return impl_->Get(cf, key);
+}
+
+core::Status Store::ScanRaw(std::string_view cf, const std::string& prefix, const std::optional<std::string>& after,
+                            const std::function<bool(std::string_view, std::string_view)>& visit,
+                            bool reverse) const {
+  return impl_->Scan(cf, prefix, after, reverse, visit);
 }
 
 std::uint64_t Store::IntProperty(const std::string& name) const {

@@ -99,6 +99,10 @@ class Mutation {
   // Adds `delta` to the org's counter `name` (e.g. "search_miss_term/pricing").
   void AddToCounter(const std::string& org_id, const std::string& name, std::int64_t delta);
   void SetMeta(std::string_view key, std::string value);
+  // Raw access for components that own their value format (routing/, notify/). `cf` must be one
+  // of the families in keys.hpp; keys follow the layouts documented there.
+  void PutRaw(std::string_view cf, std::string key, std::string value);
+  void DeleteRaw(std::string_view cf, std::string key);
   // Appends a change-log event; its seq is assigned by Commit.
   void AddEvent(core::Event event);
 
@@ -182,6 +186,14 @@ class Store {
   // The highest seq below which every event is committed: tailers never read past it, so an event
   // committed out of order (seq 8 before seq 7) is never skipped.
   std::uint64_t VisibleHead() const;
+
+  // Raw reads matching Mutation::PutRaw. ScanRaw visits keys under `prefix` in order, strictly
+  // after prefix+after when given; `visit(key_suffix, value)` returns false to stop. With
+  // `reverse`, keys are visited in descending order, strictly before prefix+after when given.
+  core::Result<std::optional<std::string>> GetRaw(std::string_view cf, const std::string& key) const;
+  core::Status ScanRaw(std::string_view cf, const std::string& prefix, const std::optional<std::string>& after,
+                       const std::function<bool(std::string_view, std::string_view)>& visit,
+                       bool reverse = false) const;
 
   // A RocksDB integer property summed over all column families (e.g. "rocksdb.total-sst-files-size",
   // "rocksdb.cur-size-all-mem-tables", "rocksdb.actual-delayed-write-rate"); 0 if unknown.
