@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+#include <string>
+#include <vector>
+
 namespace streetwise::notify {
 namespace {
 TEST_SUITE_BEGIN("notify");
@@ -38,7 +41,7 @@ TEST_CASE("a secret without the whsec_ prefix signs with its raw bytes") {
 }
 
 TEST_CASE("base64 round trips and rejects garbage") {
-  for (std::string s : {"", "f", "fo", "foo", "foob", "fooba", "foobar", std::string("\0\xff\x10", 3)}) {
+  for (const std::string& s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar", std::string("\0\xff\x10", 3)}) {
     auto enc = Base64Encode(s);
     CHECK(enc.size() % 4 == 0);
     CHECK(Base64Decode(enc).value() == s);
