@@ -48,7 +48,7 @@ struct DispatcherOptions {
   std::chrono::milliseconds webhook_timeout{10'000};     // per attempt
   std::chrono::milliseconds smtp_timeout{30'000};        // per attempt
   bool webhook_allow_private = true;                     // see url_guard.hpp
-  std::chrono::milliseconds answer_link_ttl = std::chrono::hours(24 * 7);
+  std::chrono::milliseconds answer_link_ttl = std::chrono::hours(24 * 7);  // 0: messages carry no answer link
   std::size_t transport_threads = 2;
   RetryPolicy retry;
   std::chrono::milliseconds poll_interval{10};           // scheduler tick when idle

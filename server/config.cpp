@@ -95,7 +95,7 @@ core::Status Apply(std::string_view key, std::string_view value, Config& c) {
       return Bad(fmt::format("webhook_allow_private must be true or false, got '{}'", std::string(value)));
     }
   } else if (key == "answer_link_ttl_hours") {
-    return ParseSize(key, value, c.answer_link_ttl_hours);
+    return ParseSize(key, value, c.answer_link_ttl_hours, true);
   } else if (key == "dispatcher_threads") {
     return ParseSize(key, value, c.dispatcher_threads);
   } else if (key == "retry_base_ms") {

@@ -40,7 +40,7 @@ struct Config {
   std::string public_base_url = "http://127.0.0.1:8080";  // public_base_url: origin of links in messages
   std::size_t webhook_timeout_seconds = 10;         // webhook_timeout_seconds: per delivery attempt
   bool webhook_allow_private = true;                // webhook_allow_private: allow loopback/private targets (SSRF!)
-  std::size_t answer_link_ttl_hours = 168;          // answer_link_ttl_hours: answer links expire after this
+  std::size_t answer_link_ttl_hours = 168;          // answer_link_ttl_hours: answer links expire after this (0 = none)
   std::size_t dispatcher_threads = 2;               // dispatcher_threads: transport threads (curl multi handles)
   std::size_t retry_base_ms = 5000;                 // retry_base_ms: first retry delay; scales the whole schedule
   std::size_t retry_max_attempts = 0;               // retry_max_attempts: attempts per delivery (0 = schedule, 11)

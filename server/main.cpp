@@ -158,7 +158,9 @@ int Serve(server::Config config) {
   }
   service::NotificationService notifications(
       **store, clock, threads, *link_key,
-      service::NotificationServiceOptions{config.webhook_allow_private, !config.smtp_url.empty()}, &dispatcher);
+      service::NotificationServiceOptions{config.webhook_allow_private, !config.smtp_url.empty(),
+                                          std::chrono::hours(config.answer_link_ttl_hours)},
+      &dispatcher);
   deps.notifications = &notifications;
   deps.inbox_hub = &inbox_hub;
   deps.sse_heartbeat_seconds = config.sse_heartbeat_seconds;

@@ -402,6 +402,10 @@ AnswerLinkOutcome NotificationService::Check(const std::string& token) const {
     return out;
   }
   const auto& c = *check.claims;
+  if (clock_.Now() >= c.issued_at + options_.answer_link_ttl) {
+    out.problem = LinkProblem::kExpired;
+    return out;
+  }
   auto user = store_.GetUser(c.org_id, c.user_id);
   if (!user) {
     if (user.error().code != ErrorCode::kNotFound) out.error = user.error();

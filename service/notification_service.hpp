@@ -32,6 +32,9 @@ namespace streetwise::service {
 struct NotificationServiceOptions {
   bool webhook_allow_private = true;  // see notify/url_guard.hpp
   bool email_enabled = false;         // the server has an SMTP relay
+  // Answer links expire at the earlier of their own expiry and issued_at + this (so lowering the
+  // setting also shortens links already sent); 0 disables answer links.
+  std::chrono::milliseconds answer_link_ttl = std::chrono::hours(24 * 7);
 };
 
 struct SettingsInput {
