@@ -25,7 +25,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kAppliedSeqKey = "applied_seq";
-constexpr Xapian::doccount kFacetSampleSize = 1000;
+constexpr Xapian::doccount kFacetSampleSize = 200;
 constexpr std::size_t kSnippetBytes = 240;
 
 std::atomic<std::uint64_t> g_next_instance{1};
@@ -321,7 +321,15 @@ Result<std::unique_ptr<SearchIndex>> SearchIndex::Open(const fs::path& index_dir
   if (need_rebuild) {
     impl->writer.reset();
     std::uint64_t next = gen + 1;
-    auto built = impl->BuildGeneration(next, head, nullptr);
+    spdlog::info("indexer: building the search index from the store (about {} threads)...",
+                 store.EstimateThreadCount());
+    auto last_log = std::chrono::steady_clock::now();
+    auto built = impl->BuildGeneration(next, head, [&last_log](std::uint64_t done, std::uint64_t total) {
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_log < std::chrono::seconds(5)) return;
+      last_log = now;
+      spdlog::info("indexer: {}/{} threads indexed", done, total);
+    });
     if (!built) return built.take_error();
     if (!impl->WriteCurrent(next)) return Error::Internal("cannot write index CURRENT");
     if (gen != 0) fs::remove_all(impl->GenPath(gen), ec);
@@ -424,7 +432,9 @@ Result<SearchResponse> SearchIndex::Search(const SearchRequest& request) const {
       out.results.push_back(std::move(hit));
     }
     out.facets = std::move(spy.counts);
-    if (!request.q.empty() && !fell_back) {
+    // Offer a correction only when the query found nothing: a query whose words all exist must
+    // not be second-guessed (and the check costs a second search).
+    if (!request.q.empty() && !fell_back && out.results.empty() && request.offset == 0) {
       std::string corrected = qp.get_corrected_query_string();
       if (!corrected.empty() && corrected != request.q) {
         // The spelling dictionary is shared by all tenants: only suggest a correction that finds
@@ -453,7 +463,16 @@ Result<std::vector<SearchHit>> SearchIndex::Similar(const SimilarRequest& reques
       auto uc = static_cast<unsigned char>(c);
       if (uc < 0x80 && !std::isalnum(uc)) c = ' ';
     }
-    Xapian::Query words = qp.parse_query(draft, 0);
+    Xapian::Query parsed = qp.parse_query(draft, 0);
+    // The draft's most significant terms only (OP_ELITE_SET picks them by the index statistics):
+    // a long draft must not turn into a slow OR over every word.
+    std::vector<Xapian::Query> draft_terms;
+    for (auto it = parsed.get_unique_terms_begin(); it != parsed.get_unique_terms_end(); ++it) {
+      draft_terms.emplace_back(*it);
+    }
+    Xapian::Query words = draft_terms.empty()
+                              ? Xapian::Query()
+                              : Xapian::Query(Xapian::Query::OP_ELITE_SET, draft_terms.begin(), draft_terms.end(), 10);
     std::vector<Xapian::Query> tag_terms;
     for (const auto& t : request.tags) tag_terms.emplace_back(std::string(mapping::kPrefixTag) + t);
     Xapian::Query base = words;
@@ -472,6 +491,8 @@ Result<std::vector<SearchHit>> SearchIndex::Similar(const SimilarRequest& reques
     Xapian::Enquire enquire(db);
     enquire.set_weighting_scheme(*std::unique_ptr<Xapian::Weight>(MakeWeight()));
     enquire.set_query(restricted);
+    // Suggestions are shown while someone types: a good-enough answer fast beats a perfect one late.
+    enquire.set_time_limit(0.05);
     // Relevance feedback: the best first-pass matches form a relevance set whose most significant
     // terms expand the draft, so a reworded duplicate is found through the words it shares with
     // threads like it.

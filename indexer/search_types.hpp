@@ -40,10 +40,10 @@ struct SearchHit {
 struct SearchResponse {
   std::uint64_t estimated_total = 0;
   std::vector<SearchHit> results;
-  // facet name -> value -> count over the matching threads (counted over at least the first
-  // kFacetSampleSize matches; exact below that).
+  // facet name -> value -> count over the matching threads (counted over at least the first 200
+  // matches; exact below that).
   std::map<std::string, std::map<std::string, std::uint64_t>> facets;
-  std::optional<std::string> did_you_mean;
+  std::optional<std::string> did_you_mean;  // only when nothing was found
   bool has_more = false;
 };
 

@@ -99,6 +99,7 @@ int BulkLoad(const Config& config, const std::filesystem::path& file) {
           t.deal.region = Opt(o, "region");
           t.deal.product = Opt(o, "product");
           t.deal.needed_by = Opt(o, "needed_by");
+          if (auto* dv = o.if_contains("deal_value"); dv && dv->is_number()) t.deal.deal_value = dv->to_number<double>();
           std::vector<std::string> answers;
           if (auto* a = o.if_contains("answers"); a && a->is_array()) {
             for (const auto& body : a->get_array()) {

@@ -32,7 +32,8 @@ void SetUpLogging(const std::string& level) {
   app->set_formatter(std::move(formatter));
   spdlog::set_default_logger(app);
 
-  g_access = std::make_shared<spdlog::logger>("access", sink);
+  // A formatter belongs to a sink, not a logger: the access log needs a sink of its own.
+  g_access = std::make_shared<spdlog::logger>("access", std::make_shared<spdlog::sinks::stderr_sink_mt>());
   g_access->set_formatter(std::make_unique<spdlog::pattern_formatter>(std::string("{") + kTime + ",%v}",
                                                                       spdlog::pattern_time_type::utc));
   auto lvl = spdlog::level::from_str(level);

@@ -286,6 +286,8 @@ int ReindexOnline(const std::string& address, const std::string& token) {
 }
 
 int ReindexOffline(const server::Config& config) {
+  // Opening a data dir without an index builds one; rebuilding right after would do it twice.
+  bool had_index = std::filesystem::exists(config.data_dir / "index" / "CURRENT");
   auto store = storage::Store::Open(config.data_dir / "db", storage::StoreOptions{config.durability});
   if (!store) {
     std::fprintf(stderr, "streetwise: cannot open %s: %s\n", config.data_dir.c_str(), store.error().detail.c_str());
@@ -295,6 +297,10 @@ int ReindexOffline(const server::Config& config) {
   if (!index) {
     std::fprintf(stderr, "streetwise: cannot open the index: %s\n", index.error().cause.c_str());
     return 1;
+  }
+  if (!had_index) {
+    std::fprintf(stderr, "built the search index (there was none)\n");
+    return 0;
   }
   auto start = std::chrono::steady_clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
