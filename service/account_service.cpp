@@ -45,6 +45,8 @@ IssuedToken AccountService::MakeToken(const core::User& user, const std::string&
 Result<Caller> AccountService::Authenticate(std::string_view bearer) const {
   if (!core::IsWellFormedTokenSecret(bearer)) return Unauthenticated();
   std::string digest = core::Sha256Hex(bearer);
+  if (auto cached = callers_.Find(digest)) return *cached;
+  auto epoch = callers_.Epoch();
   auto token = store_.FindTokenBySecretHash(digest);
   if (!token) {
     if (token.error().code == ErrorCode::kNotFound) return Unauthenticated();
@@ -56,7 +58,9 @@ Result<Caller> AccountService::Authenticate(std::string_view bearer) const {
     if (user.error().code == ErrorCode::kNotFound) return Unauthenticated();
     return user.take_error();
   }
-  return Caller{std::move(user).value(), token->id};
+  auto caller = std::make_shared<const Caller>(Caller{std::move(user).value(), token->id});
+  callers_.Insert(digest, caller, epoch);
+  return *caller;
 }
 
 Result<Written<OrgCreated>> AccountService::CreateOrg(const std::string& name, const std::string& admin_name,
@@ -187,6 +191,7 @@ Result<Written<core::Token>> AccountService::RevokeToken(const Caller& caller, c
   m.AddEvent(e);
   auto seq = store_.Commit(std::move(m));
   if (!seq) return seq.take_error();
+  callers_.Clear();  // the revoked token must stop working at once
   return Written<core::Token>{std::move(token).value(), *seq};
 }
 

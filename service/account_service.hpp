@@ -11,6 +11,7 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "core/read_cache.hpp"
 #include "core/model.hpp"
 #include "storage/store.hpp"
 
@@ -92,6 +93,8 @@ class AccountService {
 
   storage::Store& store_;
   const core::Clock& clock_;
+  // Authenticated callers by token digest; cleared on every token revocation.
+  mutable core::ReadCache<Caller> callers_{50000};
 };
 
 }  // namespace streetwise::service

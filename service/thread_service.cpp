@@ -36,6 +36,10 @@ core::Revision MakeRevision(const core::Thread& t, const std::string& editor, co
 
 }  // namespace
 
+void ThreadService::InvalidateCached(const Caller& caller, const std::string& thread_id) const {
+  threads_.Invalidate(caller.org_id() + "/" + thread_id);
+}
+
 std::mutex& ThreadService::LockFor(const std::string& thread_id) {
   return stripes_[std::hash<std::string>{}(thread_id) % stripes_.size()];
 }
@@ -125,7 +129,12 @@ Result<std::optional<storage::IdempotencyRecord>> ThreadService::FindIdempotent(
 }
 
 Result<core::Thread> ThreadService::Get(const Caller& caller, const std::string& thread_id) const {
-  return store_.GetThread(caller.org_id(), thread_id);
+  std::string key = caller.org_id() + "/" + thread_id;
+  if (auto cached = threads_.Find(key)) return *cached;
+  auto epoch = threads_.Epoch();
+  auto t = store_.GetThread(caller.org_id(), thread_id);
+  if (t) threads_.Insert(key, std::make_shared<const core::Thread>(*t), epoch);
+  return t;
 }
 
 Result<storage::Page<core::Thread>> ThreadService::List(const Caller& caller, const storage::ThreadFilter& filter,
@@ -203,6 +212,7 @@ Result<Written<core::Thread>> ThreadService::Patch(const Caller& caller, const s
   if (content_changed) m.AddEvent(MakeEvent(core::EventType::kThreadEdited, caller, after));
   if (status_changed) m.AddEvent(MakeEvent(core::EventType::kThreadStatusChanged, caller, after));
   auto seq = store_.Commit(std::move(m));
+  InvalidateCached(caller, thread_id);
   if (!seq) return seq.take_error();
   return Written<core::Thread>{std::move(after), *seq};
 }
@@ -220,6 +230,7 @@ Result<Written<core::Thread>> ThreadService::Delete(const Caller& caller, const 
   e.at = clock_.Now();
   m.AddEvent(e);
   auto seq = store_.Commit(std::move(m));
+  InvalidateCached(caller, thread_id);
   if (!seq) return seq.take_error();
   return Written<core::Thread>{std::move(current).value(), *seq};
 }
@@ -253,6 +264,7 @@ Result<Written<core::Answer>> ThreadService::AddAnswer(const Caller& caller, con
   m.AddEvent(e);
   if (after.status != current->status) m.AddEvent(MakeEvent(core::EventType::kThreadStatusChanged, caller, after));
   auto seq = store_.Commit(std::move(m));
+  InvalidateCached(caller, thread_id);
   if (!seq) return seq.take_error();
   return Written<core::Answer>{std::move(a), *seq};
 }
@@ -282,6 +294,7 @@ Result<Written<core::Comment>> ThreadService::AddComment(const Caller& caller, c
   e.answer_id = answer_id;
   m.AddEvent(e);
   auto seq = store_.Commit(std::move(m));
+  InvalidateCached(caller, thread_id);
   if (!seq) return seq.take_error();
   return Written<core::Comment>{std::move(c), *seq};
 }
@@ -313,6 +326,7 @@ Result<Written<core::Thread>> ThreadService::Accept(const Caller& caller, const 
   m.AddEvent(e);
   if (after.status != current->status) m.AddEvent(MakeEvent(core::EventType::kThreadStatusChanged, caller, after));
   auto seq = store_.Commit(std::move(m));
+  InvalidateCached(caller, thread_id);
   if (!seq) return seq.take_error();
   return Written<core::Thread>{std::move(after), *seq};
 }
@@ -346,6 +360,7 @@ Result<Written<core::Answer>> ThreadService::Vote(const Caller& caller, const st
   e.answer_id = answer_id;
   m.AddEvent(e);
   auto seq = store_.Commit(std::move(m));
+  InvalidateCached(caller, *thread_id);
   if (!seq) return seq.take_error();
   return Written<core::Answer>{*a, *seq};
 }

@@ -14,6 +14,7 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "core/read_cache.hpp"
 #include "core/model.hpp"
 #include "service/account_service.hpp"
 #include "storage/store.hpp"
@@ -89,6 +90,8 @@ class ThreadService {
 
  private:
   std::mutex& LockFor(const std::string& thread_id);
+  // Drops the cached copy; called after every commit that changes a thread (even a failed one).
+  void InvalidateCached(const Caller& caller, const std::string& thread_id) const;
   // Validates input and builds a new (unsaved) thread.
   core::Result<core::Thread> NewThread(const Caller& caller, const NewThreadInput& input, core::TimePoint now) const;
   core::Event MakeEvent(core::EventType type, const Caller& caller, const core::Thread& t) const;
@@ -96,6 +99,8 @@ class ThreadService {
   storage::Store& store_;
   const core::Clock& clock_;
   std::array<std::mutex, 64> stripes_;
+  // Threads by org/id for GET; every mutation invalidates its thread after committing.
+  mutable core::ReadCache<core::Thread> threads_{20000};
 };
 
 }  // namespace streetwise::service
