@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -37,8 +38,19 @@ namespace {
 constexpr std::size_t kMaxNotificationsPerTick = 64;
 constexpr std::size_t kMaxDeliveriesPerTick = 512;
 constexpr std::size_t kMaxDigestItems = 200;
-constexpr auto kSaturatedDeferral = 1s;
-constexpr auto kFastScanLookback = 60s;      // entries due earlier are found by the full scan
+// A saturated endpoint's extra entries are pushed back by about one attempt's duration (an
+// EWMA per endpoint), within these bounds: a hung receiver is not re-examined every tick.
+constexpr std::chrono::milliseconds kMinDeferral{100};
+constexpr std::chrono::milliseconds kMaxDeferral{10'000};
+// Scans start near the front of the live entries, not at the front of the family: deleted
+// entries leave tombstones there until compaction, and skipping tens of thousands of them every
+// tick would cost more than the work itself. A fast scan (every tick) starts kFastScanLookback
+// before now (new entries are due at their writer's "now", committed within milliseconds); a full
+// scan (every kFullScanInterval) starts at the floor: the earliest live entry the previous full
+// scan saw, but never later than kFullScanLookback before it ran (a writer delayed that long is
+// still found). The first full scan after start starts at the beginning.
+constexpr auto kFastScanLookback = 2s;
+constexpr auto kFullScanLookback = 60s;
 constexpr auto kFullScanInterval = 2s;
 constexpr int kDefaultDigestMinute = 8 * 60;  // 08:00 local without quiet hours
 
@@ -117,6 +129,8 @@ struct Dispatcher::Impl {
   bool kicked = false;
   std::unordered_set<std::string> in_flight_keys;
   std::unordered_map<std::string, std::size_t> endpoint_in_flight;
+  std::unordered_map<std::string, double> endpoint_attempt_ms;  // EWMA of attempt durations
+  std::unordered_map<std::string, std::chrono::steady_clock::time_point> endpoint_busy_since;
   std::deque<Completion> completions;
   DispatcherStats stats;
 
@@ -129,6 +143,7 @@ struct Dispatcher::Impl {
   std::uint64_t position = 0;
   std::unordered_map<std::string, std::uint64_t> heads;  // org/user -> last inbox position
   std::chrono::steady_clock::time_point last_full_scan{};
+  std::optional<core::TimePoint> scan_floor;  // see kFullScanLookback
   std::mt19937_64 rng{std::random_device{}()};
   std::uniform_real_distribution<double> uniform{0.0, 1.0};
 
@@ -157,7 +172,8 @@ struct Dispatcher::Impl {
       }
     }
     m.SetMeta(keys::kMetaNotifyPosition, std::to_string(last));
-    auto committed = store.Commit(std::move(m));
+    // Without fsync (see "Durability of the dispatcher's own writes" in dispatcher.hpp).
+    auto committed = store.CommitRelaxed(std::move(m));
     if (!committed) {
       spdlog::error("notify: cannot record change-log position {}: {}", last, committed.error().cause);
       return;
@@ -306,8 +322,9 @@ struct Dispatcher::Impl {
     }
   }
 
-  void ExpandAll(const std::vector<std::pair<std::string, std::string>>& entries) {
-    if (entries.empty()) return;
+  // True when it committed at least one expansion.
+  bool ExpandAll(const std::vector<std::pair<std::string, std::string>>& entries) {
+    if (entries.empty()) return false;
     storage::Mutation m;
     std::set<std::string> batch;
     std::set<std::pair<std::string, std::string>> woken;
@@ -327,13 +344,14 @@ struct Dispatcher::Impl {
     if (!committed) {
       spdlog::error("notify: expansion not committed (retried next tick): {}", committed.error().cause);
       heads.clear();  // positions handed out above were not persisted
-      return;
+      return false;
     }
     {
       std::lock_guard lock(mu);
       stats.expanded += n_expanded;
     }
     for (const auto& [org, uid] : woken) hub.Publish(org, uid);
+    return n_expanded > 0;
   }
 
   // ---------------------------------------------------------------- sending
@@ -477,15 +495,21 @@ struct Dispatcher::Impl {
 
   // ---------------------------------------------------------------- the scheduler
 
-  void ScanOutbox() {
+  // Returns true when it expanded notifications: their deliveries are due now, so scan again at once.
+  bool ScanOutbox() {
     auto now = clock.Now();
     auto steady_now = std::chrono::steady_clock::now();
+    auto be = [](core::TimePoint t) {
+      return keys::BigEndian64(static_cast<std::uint64_t>(std::max<std::int64_t>(0, core::ToUnixMillis(t))));
+    };
     std::optional<std::string> after;
-    if (steady_now - last_full_scan < kFullScanInterval) {
-      after = keys::BigEndian64(static_cast<std::uint64_t>(
-          std::max<std::int64_t>(0, core::ToUnixMillis(now - kFastScanLookback))));
+    const bool full = steady_now - last_full_scan >= kFullScanInterval;
+    std::optional<core::TimePoint> first_live;
+    if (!full) {
+      after = be(now - kFastScanLookback);
     } else {
       last_full_scan = steady_now;
+      if (scan_floor) after = be(*scan_floor);
     }
     std::vector<std::pair<std::string, std::string>> notifications, deliveries;
     std::unordered_set<std::string> busy;
@@ -496,6 +520,7 @@ struct Dispatcher::Impl {
     auto st = store.ScanRaw(keys::kCfOutbox, "", after, [&](std::string_view key, std::string_view value) {
       auto parts = ParseOutboxKey(key);
       if (!parts) return true;
+      if (!first_live) first_live = parts->due;
       if (parts->due > now) return false;
       std::string k(key);
       if (busy.count(k)) return true;
@@ -508,10 +533,12 @@ struct Dispatcher::Impl {
     });
     if (!st) {
       spdlog::error("notify: outbox scan failed: {}", st.error().cause);
-      return;
+      return false;
     }
-    ExpandAll(notifications);
+    if (full) scan_floor = std::min(first_live.value_or(now), now - kFullScanLookback);
+    bool expanded = ExpandAll(notifications);
     Dispatch(deliveries, now);
+    return expanded;
   }
 
   void Dispatch(const std::vector<std::pair<std::string, std::string>>& deliveries, core::TimePoint now) {
@@ -530,12 +557,24 @@ struct Dispatcher::Impl {
         std::string ep = EndpointKey(*e);
         auto& n = endpoint_in_flight[ep];
         if (n >= options.max_in_flight_per_endpoint) {
-          // Saturated endpoint: push the entry back a little (not an attempt) so scans stay short.
+          // Saturated endpoint: push the entry back by about one attempt (not an attempt itself)
+          // so scans stay short and the other endpoints' entries are reached.
+          // Without a finished attempt yet, how long the endpoint has been busy is the best guess
+          // (it grows while a receiver hangs, so entries are not rewritten every tick).
+          auto it = endpoint_attempt_ms.find(ep);
+          std::chrono::milliseconds wait{0};
+          if (it != endpoint_attempt_ms.end()) {
+            wait = std::chrono::milliseconds(static_cast<std::int64_t>(it->second));
+          } else if (auto busy = endpoint_busy_since.find(ep); busy != endpoint_busy_since.end()) {
+            wait = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                         busy->second);
+          }
+          wait = std::clamp(wait, kMinDeferral, std::min(kMaxDeferral, options.webhook_timeout));
           deferrals.DeleteRaw(keys::kCfOutbox, key);
-          deferrals.PutRaw(keys::kCfOutbox, OutboxKey(now + kSaturatedDeferral, e->delivery_id), value);
+          deferrals.PutRaw(keys::kCfOutbox, OutboxKey(now + wait, e->delivery_id), value);
           continue;
         }
-        ++n;
+        if (n++ == 0) endpoint_busy_since[ep] = std::chrono::steady_clock::now();
         in_flight_keys.insert(key);
         Completion c;
         c.outbox_key = key;
@@ -546,12 +585,12 @@ struct Dispatcher::Impl {
       }
       stats.in_flight = in_flight_keys.size();
     }
+    for (auto& c : to_send) Send(std::move(c));
     if (!deferrals.empty()) {
-      if (auto r = store.Commit(std::move(deferrals)); !r) {
+      if (auto r = store.CommitRelaxed(std::move(deferrals)); !r) {
         spdlog::error("notify: deferral not committed: {}", r.error().cause);
       }
     }
-    for (auto& c : to_send) Send(std::move(c));
   }
 
   void SchedulerLoop() {
@@ -560,12 +599,14 @@ struct Dispatcher::Impl {
         std::lock_guard lock(mu);
         if (stopping) return;
       }
+      bool again = false;
       try {
         ConsumeChangeLog();
-        ScanOutbox();
+        again = ScanOutbox();
       } catch (const std::exception& e) {
         spdlog::error("notify: scheduler tick failed: {}", e.what());
       }
+      if (again) continue;
       std::unique_lock lock(mu);
       sched_cv.wait_for(lock, options.poll_interval, [this] { return stopping || kicked; });
       kicked = false;
@@ -664,7 +705,7 @@ struct Dispatcher::Impl {
       }
       if (!m.empty()) {
         // On failure the entries keep their old state and are attempted again: at least once.
-        if (auto r = store.Commit(std::move(m)); !r) {
+        if (auto r = store.CommitRelaxed(std::move(m)); !r) {
           spdlog::error("notify: delivery outcomes not committed: {}", r.error().cause);
           delta = {};
         }
@@ -674,7 +715,15 @@ struct Dispatcher::Impl {
         for (const auto& c : batch) {
           in_flight_keys.erase(c.outbox_key);
           auto it = endpoint_in_flight.find(c.endpoint_key);
-          if (it != endpoint_in_flight.end() && it->second > 0 && --it->second == 0) endpoint_in_flight.erase(it);
+          if (it != endpoint_in_flight.end() && it->second > 0 && --it->second == 0) {
+            endpoint_in_flight.erase(it);
+            endpoint_busy_since.erase(c.endpoint_key);
+          }
+          if (!c.cancel_reason && !c.result.aborted) {
+            auto [ewma, fresh] = endpoint_attempt_ms.try_emplace(c.endpoint_key, 0.0);
+            double d = static_cast<double>(c.result.duration_ms);
+            ewma->second = fresh ? d : 0.8 * ewma->second + 0.2 * d;
+          }
         }
         stats.delivered += delta.delivered;
         stats.retried += delta.retried;

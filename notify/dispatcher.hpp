@@ -21,6 +21,13 @@
 // as the consumer's position (meta "notify_position"). Answers older than `news_horizon` (imports,
 // restored backups) notify nobody.
 //
+// Durability of the dispatcher's own writes: expansions are fsynced (an inbox item is durable
+// before it is published to a live stream and before its deliveries start). The trigger's
+// position, outcomes and deferrals are committed without fsync: RocksDB's WAL is sequential, so
+// the next fsynced write (an expansion or any API write) makes them durable too, and losing them
+// in a power cut only repeats work whose effects are idempotent (same notification ids, same
+// webhook-id / Message-ID: receivers de-duplicate). A kill -9 loses none of them.
+//
 // Respecting people: non-urgent e-mail and personal-webhook deliveries wait for the end of the
 // recipient's quiet hours (settings; time zone from the settings, else the expertise record,
 // else UTC); with the daily digest on, non-urgent e-mail is collected and sent once a day at the
