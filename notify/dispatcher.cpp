@@ -257,25 +257,45 @@ struct Dispatcher::Impl {
 
   // Expands one notification into `m`; `batch` holds the dedupe keys written earlier in the same
   // mutation; `woken` collects the inboxes to wake after the commit.
-  void Expand(const std::string& outbox_key, core::Notification n, storage::Mutation& m,
+  // Returns false, adding nothing to `m`, when a read failed for a reason other than "not found":
+  // the notification stays in the outbox and is expanded on a later tick.
+  bool Expand(const std::string& outbox_key, core::Notification n, storage::Mutation& m,
               std::set<std::string>& batch, std::set<std::pair<std::string, std::string>>& woken) {
-    m.DeleteRaw(keys::kCfOutbox, outbox_key);
     auto now = clock.Now();
-    Enrich(store, n);
     const std::string& org = n.org_id;
+    auto hooks = ListWebhooks(store, org);
+    if (!hooks) {
+      spdlog::error("notify: cannot list webhooks of {}: {}", org, hooks.error().cause);
+      return false;
+    }
+    std::optional<core::Result<core::User>> user;
+    std::optional<NotificationSettings> settings;
+    core::Result<std::optional<std::string>> seen = std::optional<std::string>();
+    if (n.recipient_user_id) {
+      const std::string& uid = *n.recipient_user_id;
+      seen = store.GetRaw(keys::kCfInbox, InboxIdKey(org, uid, n.id));
+      user = store.GetUser(org, uid);
+      auto loaded = LoadSettings(store, org, uid);
+      bool transient = !seen || (!*user && user->error().code != core::ErrorCode::kNotFound) || !loaded;
+      if (transient) {
+        spdlog::error("notify: cannot read the recipient {} of {}; retried", uid, n.id);
+        return false;
+      }
+      settings = std::move(loaded).value();
+    }
+    m.DeleteRaw(keys::kCfOutbox, outbox_key);
+    Enrich(store, n);
     if (n.recipient_user_id) {
       const std::string& uid = *n.recipient_user_id;
       std::string dedupe = InboxIdKey(org, uid, n.id);
-      auto seen = store.GetRaw(keys::kCfInbox, dedupe);
-      auto user = store.GetUser(org, uid);
-      if (batch.count(dedupe) || (seen && *seen)) {
+      if (batch.count(dedupe) || *seen) {
         spdlog::debug("notify: {} already delivered to {}; dropped", n.id, uid);
-      } else if (!user) {
+      } else if (!*user) {
         spdlog::info("notify: recipient {} of {} is gone; person channels skipped", uid, n.id);
       } else {
         batch.insert(dedupe);
-        auto settings = LoadSettings(store, org, uid);
-        NotificationSettings st = settings ? *settings : NotificationSettings{};
+        const core::User& recipient = user->value();
+        const NotificationSettings& st = *settings;
         std::string tz = RecipientTimeZone(store, org, uid, st);
         std::uint64_t pos = NextPosition(org, uid);
         m.PutRaw(keys::kCfInbox, InboxItemKey(org, uid, pos), Encode(InboxItem{pos, n, std::nullopt}));
@@ -285,7 +305,7 @@ struct Dispatcher::Impl {
         woken.emplace(org, uid);
         core::TimePoint hold = now;
         if (!n.urgent && st.quiet_hours) hold = QuietHoursEnd(now, *st.quiet_hours, tz);
-        if (EmailEnabled() && st.email && user->email && !user->email->empty()) {
+        if (EmailEnabled() && st.email && recipient.email && !recipient.email->empty()) {
           if (st.digest && !n.urgent) {
             m.PutRaw(keys::kCfInbox, DigestItemKey(org, uid, n.id), EncodeNotification(n));
             int minute = st.quiet_hours ? st.quiet_hours->end_minute : kDefaultDigestMinute;
@@ -307,11 +327,6 @@ struct Dispatcher::Impl {
         }
       }
     }
-    auto hooks = ListWebhooks(store, org);
-    if (!hooks) {
-      spdlog::error("notify: cannot list webhooks of {}: {}", org, hooks.error().cause);
-      return;
-    }
     for (const auto& w : *hooks) {
       if (!Subscribed(w, n.type)) continue;
       std::string dedupe = DeliverySummaryKey(org, w.id, n.id);
@@ -320,6 +335,7 @@ struct Dispatcher::Impl {
       batch.insert(dedupe);
       AddDelivery(m, n, Channel::kOrgWebhook, n.id + "." + w.id, w.id, std::nullopt, now, now);
     }
+    return true;
   }
 
   // True when it committed at least one expansion.
@@ -337,8 +353,7 @@ struct Dispatcher::Impl {
         m.DeleteRaw(keys::kCfOutbox, key);
         continue;
       }
-      Expand(key, std::move(n).value(), m, batch, woken);
-      ++n_expanded;
+      if (Expand(key, std::move(n).value(), m, batch, woken)) ++n_expanded;
     }
     auto committed = store.Commit(std::move(m));
     if (!committed) {
