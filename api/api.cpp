@@ -114,6 +114,13 @@ asio::awaitable<Response> Readyz(Ctx& ctx, Call& call) {
   co_return ctx.Problem(call, Error::Make(ErrorCode::kUnavailable, "the server is starting or shutting down"));
 }
 
+asio::awaitable<Response> ApiReference(Ctx&, Call&) {
+  Response r;
+  r.content_type = "text/html; charset=utf-8";
+  r.body = std::string(schemas::ApiReferenceHtml());
+  co_return r;
+}
+
 asio::awaitable<Response> OpenApi(Ctx&, Call&) {
   Response r;
   r.body = std::string(schemas::OpenApiJson());
@@ -134,6 +141,7 @@ Api::Api(ApiDeps deps) : impl_(std::make_unique<Impl>()) {
       {"GET", "/livez", &Healthz, false},
       {"GET", "/readyz", &Readyz, false},
       {"GET", "/v1/openapi.json", &OpenApi, false},
+      {"GET", "/docs", &ApiReference, false},
   };
   for (auto& r : AccountRoutes()) impl_->routes.push_back(r);
   // Search routes first: "/v1/threads/similar" must win over "/v1/threads/:id".

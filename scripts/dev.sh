@@ -30,7 +30,9 @@ test_plain() {
 # the exit of a server whose exit code no test looks at.
 test_sanitize() {
   scripts/deps.sh
-  cmake -S . -B "$asan_dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSTREETWISE_SANITIZE=ON >/dev/null
+  # -O1: sanitized code at -O0 runs the suite several times slower for no extra findings.
+  cmake -S . -B "$asan_dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g" \
+    -DSTREETWISE_SANITIZE=ON >/dev/null
   cmake --build "$asan_dir" -j "$(nproc)"
   local reports=$asan_dir/sanitizer-reports
   rm -rf "$reports"
@@ -68,7 +70,9 @@ case "${1:-}" in
   test)
     shift
     stages=("$@")
-    [ ${#stages[@]} -gt 0 ] || stages=(plain sanitize fuzz)
+    # By default every test runs once, in the ASan + UBSan build (so no test runs without the
+    # sanitizers watching), then the fuzzers. `plain` runs the same suite in the release build.
+    [ ${#stages[@]} -gt 0 ] || stages=(sanitize fuzz)
     for stage in "${stages[@]}"; do
       case "$stage" in
         plain | sanitize | fuzz) ;;
