@@ -17,7 +17,9 @@ struct Notification {
   std::string org_id;
   std::string type;     // see kNotificationTypes in docs/notifications.md
   std::string thread_id;
-  std::optional<std::string> recipient_user_id;  // nullopt: only org webhooks receive it
+  // The person it is for (inbox, e-mail, their own webhook). Org webhooks subscribed to `type`
+  // receive every notification of that type, with this id in the payload.
+  std::optional<std::string> recipient_user_id;
   std::optional<std::string> assignment_id;
   bool urgent = false;  // the thread's needed_by is within 24 h: breaks through quiet hours
   TimePoint created_at;
