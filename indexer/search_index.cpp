@@ -491,8 +491,6 @@ Result<std::vector<SearchHit>> SearchIndex::Similar(const SimilarRequest& reques
     Xapian::Enquire enquire(db);
     enquire.set_weighting_scheme(*std::unique_ptr<Xapian::Weight>(MakeWeight()));
     enquire.set_query(restricted);
-    // Suggestions are shown while someone types: a good-enough answer fast beats a perfect one late.
-    enquire.set_time_limit(0.05);
     // Relevance feedback: the best first-pass matches form a relevance set whose most significant
     // terms expand the draft, so a reworded duplicate is found through the words it shares with
     // threads like it.
