@@ -14,38 +14,25 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::array<std::string_view, 7> kDayNames{"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
-
 json::value OptTime(const std::optional<core::TimePoint>& t) {
   return t ? json::value(core::FormatRfc3339(*t)) : json::value(nullptr);
 }
 
-std::string HhMm(int minutes) { return fmt::format("{:02}:{:02}", minutes / 60, minutes % 60); }
-
-int ParseHhMm(std::string_view s) {
-  if (s.size() != 5 || s[2] != ':') return -1;
-  for (std::size_t i : {0u, 1u, 3u, 4u}) {
-    if (s[i] < '0' || s[i] > '9') return -1;
-  }
-  int h = (s[0] - '0') * 10 + (s[1] - '0'), m = (s[3] - '0') * 10 + (s[4] - '0');
-  if (h > 24 || m > 59 || (h == 24 && m != 0)) return -1;
-  return h * 60 + m;
-}
 
 json::object ExpertiseJson(const routing::Expertise& e) {
   json::array tags;
   for (const auto& [tag, level] : e.tags) tags.push_back(json::object{{"tag", tag}, {"level", level}});
   json::array days;
   for (int d = 0; d < 7; ++d) {
-    if (e.hours.days[d]) days.emplace_back(kDayNames[d]);
+    if (e.hours.days[d]) days.emplace_back(routing::kWeekdayNames[d]);
   }
   json::array watch;
   for (const auto& w : e.watch_tags) watch.emplace_back(w);
   return json::object{{"user_id", e.user_id},
                       {"tags", std::move(tags)},
                       {"timezone", e.timezone},
-                      {"working_hours", json::object{{"start", HhMm(e.hours.start_minute)},
-                                                     {"end", HhMm(e.hours.end_minute)},
+                      {"working_hours", json::object{{"start", routing::FormatHhMm(e.hours.start_minute)},
+                                                     {"end", routing::FormatHhMm(e.hours.end_minute)},
                                                      {"days", std::move(days)}}},
                       {"max_open", e.max_open},
                       {"away_until", OptTime(e.away_until)},
@@ -99,16 +86,16 @@ asio::awaitable<Response> PutExpertise(Ctx& ctx, Call& call) {
   if (auto* tz = o.if_contains("timezone")) e.timezone = std::string(tz->as_string());
   if (auto* wh = o.if_contains("working_hours")) {
     const auto& w = wh->as_object();
-    e.hours.start_minute = ParseHhMm(w.at("start").as_string());
-    e.hours.end_minute = ParseHhMm(w.at("end").as_string());
+    e.hours.start_minute = routing::ParseHhMm(w.at("start").as_string());
+    e.hours.end_minute = routing::ParseHhMm(w.at("end").as_string());
     if (e.hours.start_minute < 0 || e.hours.end_minute < 0) {
       co_return ctx.Problem(call, Invalid("#/working_hours", "start and end must be HH:MM (00:00 to 24:00)"));
     }
     if (auto* days = w.if_contains("days")) {
       e.hours.days.fill(false);
       for (const auto& d : days->as_array()) {
-        auto it = std::find(kDayNames.begin(), kDayNames.end(), std::string_view(d.as_string()));
-        e.hours.days[static_cast<std::size_t>(it - kDayNames.begin())] = true;  // enum-validated by the schema
+        int day = routing::WeekdayIndex(d.as_string());
+        if (day >= 0) e.hours.days[static_cast<std::size_t>(day)] = true;  // enum-validated by the schema
       }
     }
   }

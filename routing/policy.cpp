@@ -25,6 +25,23 @@ const date::time_zone* FindZone(const std::string& name) {
 
 }  // namespace
 
+int WeekdayIndex(std::string_view name) {
+  auto it = std::find(kWeekdayNames.begin(), kWeekdayNames.end(), name);
+  return it == kWeekdayNames.end() ? -1 : static_cast<int>(it - kWeekdayNames.begin());
+}
+
+std::string FormatHhMm(int minutes) { return fmt::format("{:02}:{:02}", minutes / 60, minutes % 60); }
+
+int ParseHhMm(std::string_view s) {
+  if (s.size() != 5 || s[2] != ':') return -1;
+  for (std::size_t i : {0u, 1u, 3u, 4u}) {
+    if (s[i] < '0' || s[i] > '9') return -1;
+  }
+  int h = (s[0] - '0') * 10 + (s[1] - '0'), m = (s[3] - '0') * 10 + (s[4] - '0');
+  if (h > 24 || m > 59 || (h == 24 && m != 0)) return -1;
+  return h * 60 + m;
+}
+
 bool IsKnownTimeZone(const std::string& name) { return FindZone(name) != nullptr; }
 
 bool InWorkingHours(const Expertise& e, core::TimePoint now) {

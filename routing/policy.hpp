@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/clock.hpp"
@@ -79,6 +80,14 @@ std::vector<Candidate> RankExperts(const RoutingRequest& request, const std::vec
 // Whether `now` falls inside the working hours in the expert's time zone (an unknown zone counts
 // as UTC). DST-correct.
 bool InWorkingHours(const Expertise& e, core::TimePoint now);
+
+// Weekday names as used by the API and the stored format ("sun" = days[0] ... "sat" = days[6]).
+inline constexpr std::array<std::string_view, 7> kWeekdayNames{"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+// The index of a weekday name in kWeekdayNames, or -1.
+int WeekdayIndex(std::string_view name);
+// "HH:MM" (00:00..24:00) <-> minutes since midnight; ParseHhMm returns -1 for anything else.
+std::string FormatHhMm(int minutes);
+int ParseHhMm(std::string_view s);
 
 // Whether `name` is a known IANA time zone.
 bool IsKnownTimeZone(const std::string& name);

@@ -25,7 +25,6 @@ namespace keys = storage::keys;
 namespace {
 
 constexpr std::string_view kSettingsKey = "_settings";  // in kCfRouting, beside org/<thread_id>
-constexpr std::array<std::string_view, 7> kDays{"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
 
 // ---- small JSON helpers -----------------------------------------------------------------------
 
@@ -48,7 +47,6 @@ std::vector<std::string> Strings(const json::value& v) {
   for (const auto& s : v.as_array()) out.emplace_back(s.as_string());
   return out;
 }
-std::string HhMm(int minutes) { return fmt::format("{:02}:{:02}", minutes / 60, minutes % 60); }
 
 template <class T, class F>
 Result<T> DecodeJson(std::string_view s, std::string_view what, F f) {
@@ -67,14 +65,14 @@ std::string EncodeExpertise(const routing::Expertise& e) {
   for (const auto& [tag, level] : e.tags) tags.push_back(json::object{{"tag", tag}, {"level", level}});
   json::array days;
   for (int d = 0; d < 7; ++d) {
-    if (e.hours.days[d]) days.emplace_back(kDays[d]);
+    if (e.hours.days[d]) days.emplace_back(routing::kWeekdayNames[d]);
   }
   json::object o{{"fv", 1},
                  {"user_id", e.user_id},
                  {"tags", std::move(tags)},
                  {"timezone", e.timezone},
-                 {"working_hours", json::object{{"start", HhMm(e.hours.start_minute)},
-                                                {"end", HhMm(e.hours.end_minute)},
+                 {"working_hours", json::object{{"start", routing::FormatHhMm(e.hours.start_minute)},
+                                                {"end", routing::FormatHhMm(e.hours.end_minute)},
                                                 {"days", std::move(days)}}},
                  {"max_open", e.max_open},
                  {"away_until", OptMs(e.away_until)},
@@ -82,16 +80,6 @@ std::string EncodeExpertise(const routing::Expertise& e) {
   return json::serialize(o);
 }
 
-int ParseHhMm(std::string_view s) {
-  if (s.size() != 5 || s[2] != ':') return -1;
-  int h = (s[0] - '0') * 10 + (s[1] - '0'), m = (s[3] - '0') * 10 + (s[4] - '0');
-  if (!std::isdigit(static_cast<unsigned char>(s[0])) || !std::isdigit(static_cast<unsigned char>(s[1])) ||
-      !std::isdigit(static_cast<unsigned char>(s[3])) || !std::isdigit(static_cast<unsigned char>(s[4])) || h > 24 ||
-      m > 59 || (h == 24 && m != 0)) {
-    return -1;
-  }
-  return h * 60 + m;
-}
 
 Result<routing::Expertise> DecodeExpertise(std::string_view s) {
   return DecodeJson<routing::Expertise>(s, "expertise", [](const json::object& o) {
@@ -102,12 +90,12 @@ Result<routing::Expertise> DecodeExpertise(std::string_view s) {
     }
     e.timezone = std::string(o.at("timezone").as_string());
     const auto& wh = o.at("working_hours").as_object();
-    e.hours.start_minute = ParseHhMm(wh.at("start").as_string());
-    e.hours.end_minute = ParseHhMm(wh.at("end").as_string());
+    e.hours.start_minute = routing::ParseHhMm(wh.at("start").as_string());
+    e.hours.end_minute = routing::ParseHhMm(wh.at("end").as_string());
     e.hours.days.fill(false);
     for (const auto& d : wh.at("days").as_array()) {
-      auto it = std::find(kDays.begin(), kDays.end(), std::string_view(d.as_string()));
-      if (it != kDays.end()) e.hours.days[static_cast<std::size_t>(it - kDays.begin())] = true;
+      int day = routing::WeekdayIndex(d.as_string());
+      if (day >= 0) e.hours.days[static_cast<std::size_t>(day)] = true;
     }
     e.max_open = static_cast<int>(o.at("max_open").to_number<std::int64_t>());
     e.away_until = OptTime(o, "away_until");
