@@ -22,8 +22,8 @@ std::string_view Name(const std::array<std::pair<E, std::string_view>, N>& table
   return "unknown";
 }
 
-constexpr std::array<std::pair<Role, std::string_view>, 3> kRoles{{
-    {Role::kMember, "member"}, {Role::kExpert, "expert"}, {Role::kAdmin, "admin"}}};
+constexpr std::array<std::pair<Role, std::string_view>, 4> kRoles{{
+    {Role::kMember, "member"}, {Role::kExpert, "expert"}, {Role::kAdmin, "admin"}, {Role::kAnalyst, "analyst"}}};
 constexpr std::array<std::pair<ThreadKind, std::string_view>, 4> kKinds{{
     {ThreadKind::kQuestion, "question"},
     {ThreadKind::kFeatureRequest, "feature_request"},

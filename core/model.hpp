@@ -15,7 +15,8 @@
 namespace streetwise::core {
 
 // Persisted as strings ("member", ...); never renumber-sensitive.
-enum class Role { kMember, kExpert, kAdmin };
+// kAnalyst: a member who may also read /v1/insights (sales and product managers).
+enum class Role { kMember, kExpert, kAdmin, kAnalyst };
 enum class ThreadKind { kQuestion, kFeatureRequest, kComplaint, kTip };
 enum class ThreadStatus { kOpen, kAnswered, kResolved, kClosed };
 
@@ -99,6 +100,7 @@ struct Thread {
   std::int64_t version = 1;   // bumps on every change; the ETag
   std::int64_t revision = 1;  // bumps on every edit of title/body/tags
   std::optional<std::string> accepted_answer_id;
+  std::optional<TimePoint> accepted_at;  // when the accepted answer was chosen (insights)
   std::vector<Answer> answers;
   std::vector<Comment> comments;
 

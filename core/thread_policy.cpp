@@ -22,6 +22,8 @@ bool CanManageTokensOf(const User& caller, std::string_view target_user_id) {
   return caller.role == Role::kAdmin || caller.id == target_user_id;
 }
 
+bool CanReadInsights(const User& user) { return user.role == Role::kAdmin || user.role == Role::kAnalyst; }
+
 Status CheckAcceptsContributions(const Thread& t) {
   if (t.status == ThreadStatus::kClosed) {
     return Error::Make(ErrorCode::kConflict, "the thread is closed; an admin can reopen it");

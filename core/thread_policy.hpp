@@ -28,6 +28,9 @@ bool CanChangeStatus(const User& user);
 // Admins create users and issue/revoke others' tokens; anyone manages their own tokens.
 bool CanManageTokensOf(const User& caller, std::string_view target_user_id);
 
+// Whether `user` may read /v1/insights: admins and analysts.
+bool CanReadInsights(const User& user);
+
 // kConflict if the thread is closed and so takes no new answers/comments.
 Status CheckAcceptsContributions(const Thread& t);
 

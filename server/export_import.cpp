@@ -95,6 +95,7 @@ json::object EncodeThread(const service::ExportedThread& x) {
   o["version"] = t.version;
   o["revision"] = t.revision;
   PutOpt(o, "accepted_answer_id", t.accepted_answer_id);
+  if (t.accepted_at) o["accepted_at"] = Time(*t.accepted_at);
   json::array answers;
   for (const auto& a : t.answers) {
     json::array votes;
@@ -235,6 +236,7 @@ service::ExportedThread DecodeThread(const json::object& o) {
   t.version = Int(o, "version");
   t.revision = Int(o, "revision");
   t.accepted_answer_id = OptStr(o, "accepted_answer_id");
+  if (o.contains("accepted_at")) t.accepted_at = TimeField(o, "accepted_at");
   for (const auto& av : Arr(o, "answers")) {
     const auto& a = Obj(av, "an answer");
     core::Answer ans;

@@ -115,7 +115,10 @@ Result<Written<core::Thread>> ThreadService::Import(const Caller& caller, const 
     m.AddEvent(e);
     t.answers.push_back(std::move(a));
   }
-  if (accepted && *accepted < t.answers.size()) t.accepted_answer_id = t.answers[*accepted].id;
+  if (accepted && *accepted < t.answers.size()) {
+    t.accepted_answer_id = t.answers[*accepted].id;
+    t.accepted_at = now;
+  }
   t.status = core::DerivedStatus(t);
   m.PutThread(t, nullptr);
   auto seq = store_.Commit(std::move(m));
@@ -319,6 +322,7 @@ Result<Written<core::Thread>> ThreadService::Accept(const Caller& caller, const 
   after.status = core::DerivedStatus(after);
   after.version += 1;
   after.updated_at = clock_.Now();
+  after.accepted_at = answer_id ? std::optional<core::TimePoint>(after.updated_at) : std::nullopt;
   storage::Mutation m;
   m.PutThread(after, &*current);
   auto e = MakeEvent(core::EventType::kAnswerAccepted, caller, after);

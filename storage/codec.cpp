@@ -150,6 +150,7 @@ std::string Encode(const core::Thread& v) {
   o["version"] = v.version;
   o["revision"] = v.revision;
   PutOpt(o, "accepted_answer_id", v.accepted_answer_id);
+  if (v.accepted_at) o["accepted_at"] = Ms(*v.accepted_at);
   json::array answers;
   for (const auto& a : v.answers) {
     json::object ao;
@@ -201,6 +202,7 @@ Result<core::Thread> DecodeThread(std::string_view s) {
     t.version = r.Int("version");
     t.revision = r.Int("revision");
     t.accepted_answer_id = r.OptStr("accepted_answer_id");
+    if (r.o.contains("accepted_at")) t.accepted_at = r.Time("accepted_at");
     for (const auto& av : r.o.at("answers").as_array()) {
       Reader ar{av.as_object()};
       t.answers.push_back(core::Answer{ar.Str("id"), t.id, ar.Str("body"), ar.Str("body_html"), ar.Str("author_id"),

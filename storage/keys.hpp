@@ -42,12 +42,18 @@ inline constexpr std::string_view kCfOutbox = "outbox";                // due_ms
 inline constexpr std::string_view kCfInbox = "inbox";                  // org/user_id/notification_id -> InboxItem
 inline constexpr std::string_view kCfWebhooks = "webhooks";            // org/webhook_id -> Webhook
 inline constexpr std::string_view kCfDeliveries = "deliveries";        // org/webhook_id/notification_id/attempt(be64) -> Delivery
+// Insights (values owned by insights/ and service/insights_service.cpp), see docs/insights.md:
+//   org/r/<class>/<slice>/<day>  -> thread rollup      org/x/<slice>/<day>/<user_id> -> expert rollup
+//   org/c/<thread_id>            -> the thread's current contributions to the rollups
+//   org/o/<created_ms(be64)>/<thread_id> -> open (unanswered) thread    org/d/<user_id> -> digest subscription
+inline constexpr std::string_view kCfInsights = "insights";
 inline constexpr std::string_view kCfMeta = "meta";                   // named singletons
 
 inline constexpr std::string_view kMetaBootstrapped = "bootstrapped";  // default org id once created
 inline constexpr std::string_view kMetaFormat = "format_version";
 inline constexpr std::string_view kMetaRouterPosition = "router_position";  // change-log seq the router applied
 inline constexpr std::string_view kMetaNotifyPosition = "notify_position";  // change-log seq notify/ consumed
+inline constexpr std::string_view kMetaInsightsPosition = "insights_position";  // change-log seq the insights rollups include
 inline constexpr std::string_view kMetaAnswerLinkSecret = "answer_link_secret";  // base64url HMAC key of answer links
 
 // The format version ("fv") every JSON value carries (storage/codec.cpp); backup manifests record
