@@ -168,17 +168,9 @@ std::string_view ClientAddress(std::string_view remote) {
 }
 
 Response TooManyRequests(const Call& call, std::int64_t retry_after, std::string_view what) {
-  boost::json::object o{{"type", "https://streetwise.invalid/problems/rate-limited"},
-                        {"title", "Too many requests"},
-                        {"status", 429},
-                        {"detail", fmt::format("{}; retry after {} s", what, retry_after)},
-                        {"instance", call.path},
-                        {"request_id", call.req.request_id},
-                        {"retry_after", retry_after}};
-  Response r;
-  r.status = 429;
-  r.content_type = "application/problem+json";
-  r.body = boost::json::serialize(o);
+  static constexpr ProblemType kRateLimited{429, "rate-limited", "Too many requests"};
+  Response r = MakeHttpProblem(kRateLimited, fmt::format("{}; retry after {} s", what, retry_after),
+                               call.req.request_id, call.path, {{"retry_after", retry_after}});
   r.With("Retry-After", std::to_string(retry_after));
   return r;
 }
@@ -228,18 +220,11 @@ asio::awaitable<Response> Api::Dispatch(Request request, std::string_view* match
   }
   if (!route) {
     if (!allowed.empty()) {
-      // 405 is an HTTP-level condition without an ErrorCode: build it here.
-      boost::json::object o{{"type", "https://streetwise.invalid/problems/method-not-allowed"},
-                            {"title", "Method not allowed"},
-                            {"status", 405},
-                            {"detail", fmt::format("{} is not allowed on {}; allowed: {}", request.method,
-                                                   call.path, allowed)},
-                            {"instance", call.path},
-                            {"request_id", request.request_id}};
-      Response r;
-      r.status = 405;
-      r.content_type = "application/problem+json";
-      r.body = boost::json::serialize(o);
+      // 405 is an HTTP-level condition without an ErrorCode.
+      static constexpr ProblemType kMethodNotAllowed{405, "method-not-allowed", "Method not allowed"};
+      Response r = MakeHttpProblem(
+          kMethodNotAllowed, fmt::format("{} is not allowed on {}; allowed: {}", request.method, call.path, allowed),
+          request.request_id, call.path.empty() ? "/" : call.path);
       r.With("Allow", allowed);
       co_return r;
     }

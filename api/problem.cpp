@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include "core/validation.hpp"
+
 namespace streetwise::api {
 using core::ErrorCode;
 
@@ -25,24 +27,46 @@ ProblemType ProblemFor(ErrorCode code) {
   return {500, "internal", "Internal server error"};
 }
 
-Response MakeProblem(const core::Error& error, std::string_view request_id, std::string_view instance) {
-  ProblemType p = ProblemFor(error.code);
+namespace {
+
+// The members every problem has (`instance` only when not empty). Boost.JSON serialises strings byte for byte, so anything that may
+// echo the request goes through the UTF-8 repairs here (the request id is checked by the server:
+// [A-Za-z0-9._-] or generated).
+boost::json::object ProblemObject(const ProblemType& p, std::string_view detail, std::string_view request_id,
+                                  std::string_view instance) {
   boost::json::object o;
   o["type"] = std::string("https://streetwise.invalid/problems/").append(p.slug);
   o["title"] = p.title;
   o["status"] = p.status;
-  o["detail"] = error.detail.empty() ? std::string(p.title) : error.detail;
-  o["instance"] = instance;
-  o["request_id"] = request_id;
-  if (!error.fields.empty()) {
-    boost::json::array errors;
-    for (const auto& f : error.fields) errors.push_back(boost::json::object{{"pointer", f.pointer}, {"detail", f.detail}});
-    o["errors"] = std::move(errors);
-  }
+  o["detail"] = core::ToValidUtf8(detail.empty() ? p.title : detail);
+  if (!instance.empty()) o["instance"] = core::PercentEscapeInvalidUtf8(instance);
+  o["request_id"] = core::ToValidUtf8(request_id);
+  return o;
+}
+
+Response ProblemResponse(int status, const boost::json::object& o) {
   Response r;
-  r.status = p.status;
+  r.status = status;
   r.content_type = "application/problem+json";
   r.body = boost::json::serialize(o);
+  return r;
+}
+
+}  // namespace
+
+Response MakeProblem(const core::Error& error, std::string_view request_id, std::string_view instance) {
+  ProblemType p = ProblemFor(error.code);
+  boost::json::object o = ProblemObject(p, error.detail, request_id, instance);
+  if (instance.empty()) o["instance"] = "";  // always present in API problems
+  if (!error.fields.empty()) {
+    boost::json::array errors;
+    for (const auto& f : error.fields) {
+      errors.push_back(boost::json::object{{"pointer", core::ToValidUtf8(f.pointer)},
+                                           {"detail", core::ToValidUtf8(f.detail)}});
+    }
+    o["errors"] = std::move(errors);
+  }
+  Response r = ProblemResponse(p.status, o);
   if (error.code == ErrorCode::kUnauthenticated) {
     r.With("WWW-Authenticate", R"(Bearer realm="streetwise", error="invalid_token")");
   }
@@ -51,6 +75,14 @@ Response MakeProblem(const core::Error& error, std::string_view request_id, std:
 
 Response MakeProblem(ErrorCode code, std::string detail, std::string_view request_id, std::string_view instance) {
   return MakeProblem(core::Error::Make(code, std::move(detail)), request_id, instance);
+}
+
+Response MakeHttpProblem(const ProblemType& type, std::string_view detail, std::string_view request_id,
+                         std::string_view instance,
+                         std::initializer_list<std::pair<std::string_view, std::int64_t>> extensions) {
+  boost::json::object o = ProblemObject(type, detail, request_id, instance);
+  for (const auto& [name, value] : extensions) o[name] = value;
+  return ProblemResponse(type.status, o);
 }
 
 }  // namespace streetwise::api

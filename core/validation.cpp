@@ -20,7 +20,70 @@ Error FieldInvalid(std::string pointer, std::string detail) {
   return e;
 }
 
+// Length of the well-formed UTF-8 sequence at the start of `s` (1..4), or 0 with `*bad` set to
+// the length of its maximal ill-formed subpart (>= 1). `s` is not empty. The ranges are those of
+// Unicode's Table 3-7, so overlongs, surrogates and code points above U+10FFFF are ill-formed.
+std::size_t Utf8SequenceLength(std::string_view s, std::size_t* bad) {
+  auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  unsigned char lead = byte(0);
+  if (lead < 0x80) return 1;
+  std::size_t need = 0;
+  unsigned char lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    need = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    need = 3;
+    if (lead == 0xE0) lo = 0xA0;
+    if (lead == 0xED) hi = 0x9F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    need = 4;
+    if (lead == 0xF0) lo = 0x90;
+    if (lead == 0xF4) hi = 0x8F;
+  } else {
+    *bad = 1;
+    return 0;
+  }
+  std::size_t i = 1;
+  for (; i < need && i < s.size(); ++i) {
+    unsigned char c = byte(i);
+    bool ok = i == 1 ? (c >= lo && c <= hi) : (c >= 0x80 && c <= 0xBF);
+    if (!ok) break;
+  }
+  if (i == need) return need;
+  *bad = i;
+  return 0;
+}
+
+template <typename OnInvalid>
+std::string RepairUtf8(std::string_view s, OnInvalid on_invalid) {
+  if (IsValidUtf8(s)) return std::string(s);
+  std::string out;
+  out.reserve(s.size() + 8);
+  while (!s.empty()) {
+    std::size_t bad = 0;
+    std::size_t n = Utf8SequenceLength(s, &bad);
+    if (n > 0) {
+      out.append(s.substr(0, n));
+      s.remove_prefix(n);
+    } else {
+      on_invalid(out, s.substr(0, bad));
+      s.remove_prefix(bad);
+    }
+  }
+  return out;
+}
+
 }  // namespace
+
+std::string ToValidUtf8(std::string_view s) {
+  return RepairUtf8(s, [](std::string& out, std::string_view) { out += "\xEF\xBF\xBD"; });  // U+FFFD
+}
+
+std::string PercentEscapeInvalidUtf8(std::string_view s) {
+  return RepairUtf8(s, [](std::string& out, std::string_view bytes) {
+    for (unsigned char c : bytes) fmt::format_to(std::back_inserter(out), "%{:02X}", c);
+  });
+}
 
 bool IsValidUtf8(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());

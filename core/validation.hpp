@@ -20,6 +20,16 @@ inline constexpr std::size_t kMaxNameChars = 100;
 // True if `s` is well-formed UTF-8 (no overlongs, no surrogates).
 bool IsValidUtf8(std::string_view s);
 
+// `s` made well-formed UTF-8 for text meant for people (problem details, logs): every maximal
+// ill-formed subpart (Unicode 15, section 3.9, "U+FFFD substitution of maximal subparts") becomes
+// one U+FFFD. Valid input comes back unchanged. Pure; never fails.
+std::string ToValidUtf8(std::string_view s);
+
+// `s` made well-formed UTF-8 by writing every byte of an ill-formed sequence as %XX (upper-case
+// hex), for URI references such as a problem's "instance": "/\xff" -> "/%FF". Valid input,
+// including any '%' it holds, comes back unchanged. Pure; never fails.
+std::string PercentEscapeInvalidUtf8(std::string_view s);
+
 // Number of Unicode code points in a valid UTF-8 string.
 std::size_t CountCodePoints(std::string_view s);
 

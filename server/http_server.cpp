@@ -9,12 +9,15 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <optional>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "api/api.hpp"
 #include "api/problem.hpp"
 #include "core/crypto.hpp"
+#include "core/validation.hpp"
 #include "server/logging.hpp"
 #include "server/metrics.hpp"
 
@@ -24,8 +27,17 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
 
 namespace {
+
+// While the process is out of file descriptors, accept() fails at once for as long as the backlog
+// holds connections, so retrying immediately spins a core. Wait this long between attempts.
+constexpr auto kAcceptBackoff = 100ms;
+// At most one "accept failed" log line per this interval (with a count of the ones suppressed).
+constexpr auto kAcceptLogInterval = 5s;
+// How much an idle connection's first read asks for (more arrives through the parser's reads).
+constexpr std::size_t kFirstReadBytes = 4096;
 
 std::string NewRequestId() {
   std::string raw = core::RandomBytes(8);
@@ -42,11 +54,52 @@ bool IsSafeRequestId(std::string_view id) {
 }
 
 // The target without its query, and with the credential of an answer link (/a/<token>) masked:
-// tokens never go to logs.
+// tokens never go to logs. Bytes that are not UTF-8 are percent-escaped: the access log is JSON.
 std::string LoggedTarget(std::string_view target) {
   target = target.substr(0, target.find('?'));
   if (target.starts_with("/a/")) return "/a/<token>";
-  return std::string(target);
+  return core::PercentEscapeInvalidUtf8(target);
+}
+
+// The method as a metrics label: any token is a valid method, so a client could create a series
+// per request with made-up ones. Others are "_OTHER" (as OpenTelemetry's HTTP conventions do).
+std::string_view MetricMethod(std::string_view method) {
+  static constexpr std::string_view kKnown[] = {"GET",     "HEAD",    "POST",  "PUT",  "DELETE",
+                                                "CONNECT", "OPTIONS", "TRACE", "PATCH"};
+  for (auto m : kKnown) {
+    if (m == method) return m;
+  }
+  return "_OTHER";
+}
+
+bool OutOfDescriptors(const boost::system::error_code& ec) {
+  return ec == asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system ||
+         ec == asio::error::no_buffer_space || ec == asio::error::no_memory;
+}
+
+// RFC 9112 section 6.1 and 6.3: a request's Transfer-Encoding must end in chunked, or its length
+// cannot be determined (Beast 1.81 then reads no body, and the body's bytes would be taken for the
+// next request: request smuggling behind a proxy that frames it differently). chunked is the only
+// coding this server implements, and a Transfer-Encoding in HTTP/1.0 is faulty framing. Returns the
+// status and detail of the refusal, or nothing for a request without the problem. Beast has already
+// refused Content-Length together with a Transfer-Encoding that ends in chunked.
+std::optional<std::pair<int, std::string>> TransferEncodingProblem(const http::request_parser<http::string_body>& parser) {
+  const auto& msg = parser.get();
+  std::vector<std::string> codings;
+  for (auto it = msg.find(http::field::transfer_encoding);
+       it != msg.end() && it->name() == http::field::transfer_encoding; ++it) {
+    for (auto coding : http::token_list(it->value())) codings.emplace_back(coding);
+  }
+  if (codings.empty()) return std::nullopt;
+  if (msg.version() < 11) return std::pair{400, std::string("Transfer-Encoding is not allowed in HTTP/1.0")};
+  if (!parser.chunked() || !beast::iequals(codings.back(), "chunked")) {
+    return std::pair{400, std::string("the request's Transfer-Encoding must end in chunked")};
+  }
+  if (codings.size() > 1) {
+    return std::pair{501, fmt::format("transfer coding '{}' is not supported (only chunked)",
+                                      core::ToValidUtf8(codings.front()))};
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -91,20 +144,12 @@ struct HttpServer::Impl {
     return res;
   }
 
-  // Answers a request the parser rejected before it reached the API (413, 431, 400).
+  // Answers a request the parser rejected before it reached the API (413, 431, 400, 501); the
+  // caller closes the connection.
   asio::awaitable<void> SendEarlyError(beast::tcp_stream& stream, int status, std::string_view slug,
                                        std::string_view title, std::string detail) {
     std::string id = NewRequestId();
-    boost::json::object o{{"type", fmt::format("https://streetwise.invalid/problems/{}", slug)},
-                          {"title", title},
-                          {"status", status},
-                          {"detail", detail},
-                          {"request_id", id}};
-    api::Response r;
-    r.status = status;
-    r.content_type = "application/problem+json";
-    r.body = boost::json::serialize(o);
-    auto res = ToBeast(std::move(r), 11, false, id);
+    auto res = ToBeast(api::MakeHttpProblem(api::ProblemType{status, slug, title}, detail, id, ""), 11, false, id);
     stream.expires_after(std::chrono::seconds(5));
     co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
   }
@@ -127,7 +172,7 @@ struct HttpServer::Impl {
     auto [ec, n] = co_await http::async_write_header(stream, sr, asio::as_tuple(asio::use_awaitable));
     in_flight.fetch_sub(1);
     metrics.RequestFinished();
-    metrics.ObserveRequest(logged.method, resp.route.empty() ? "unmatched" : resp.route, resp.status,
+    metrics.ObserveRequest(MetricMethod(logged.method), resp.route.empty() ? "unmatched" : resp.route, resp.status,
                            std::chrono::duration<double>(Clock::now() - start).count());
     LogAccess(logged, resp.status, 0, start);
     if (ec || head) co_return;
@@ -162,11 +207,31 @@ struct HttpServer::Impl {
       http::request_parser<http::string_body> parser;
       parser.header_limit(static_cast<std::uint32_t>(config.max_header_bytes));
       parser.body_limit(config.max_body_bytes);
-      // One deadline covers the whole request read (headers and body): a slow client cannot hold
-      // the connection longer than this. Between requests the idle timeout applies.
-      stream.expires_after(std::chrono::seconds(buffer.size() > 0 ? config.request_timeout_seconds
-                                                                  : config.idle_timeout_seconds));
-      auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+      boost::system::error_code ec;
+      std::size_t n = 0;
+      if (buffer.size() == 0) {
+        // Between requests (and before a new connection's first one) the idle timeout applies,
+        // but only until the first byte of the request arrives: a client that trickles its
+        // headers must not have the longer idle deadline for them.
+        stream.expires_after(std::chrono::seconds(config.idle_timeout_seconds));
+        std::tie(ec, n) =
+            co_await stream.async_read_some(buffer.prepare(kFirstReadBytes), asio::as_tuple(asio::use_awaitable));
+        buffer.commit(n);
+      }
+      // From the request's first byte, its headers have request_timeout_seconds; then its body
+      // gets the same again.
+      if (!ec) {
+        stream.expires_after(std::chrono::seconds(config.request_timeout_seconds));
+        std::tie(ec, n) = co_await http::async_read_header(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+      }
+      if (!ec) {
+        if (auto refusal = TransferEncodingProblem(parser)) {
+          bool unsupported = refusal->first == 501;
+          co_await SendEarlyError(stream, refusal->first, unsupported ? "not-implemented" : "malformed-request",
+                                  unsupported ? "Not implemented" : "Malformed request", std::move(refusal->second));
+          break;
+        }
+      }
       if (!ec && !parser.is_done()) {
         stream.expires_after(std::chrono::seconds(config.request_timeout_seconds));
         std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
@@ -244,7 +309,7 @@ struct HttpServer::Impl {
       }
       in_flight.fetch_sub(1);  // counted until the response is written, so a drain never cuts one
       metrics.RequestFinished();
-      metrics.ObserveRequest(logged.method, route.empty() ? "unmatched" : route, status,
+      metrics.ObserveRequest(MetricMethod(logged.method), route.empty() ? "unmatched" : route, status,
                              std::chrono::duration<double>(Clock::now() - start).count());
       if (wec || !keep_alive) break;
     }
@@ -253,11 +318,31 @@ struct HttpServer::Impl {
   }
 
   asio::awaitable<void> Accept() {
+    asio::steady_timer backoff(ioc);
+    std::optional<Clock::time_point> last_logged;
+    std::size_t unlogged = 0;  // failures since the last log line
     for (;;) {
       auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-        spdlog::warn("accept failed: {}", ec.message());
+        auto now = Clock::now();
+        if (!last_logged || now - *last_logged >= kAcceptLogInterval) {
+          if (unlogged > 0) {
+            spdlog::warn("accept failed: {} ({} more failures since the last report)", ec.message(), unlogged);
+          } else {
+            spdlog::warn("accept failed: {}", ec.message());
+          }
+          last_logged = now;
+          unlogged = 0;
+        } else {
+          ++unlogged;
+        }
+        if (OutOfDescriptors(ec)) {
+          // The listener stays readable while the backlog holds connections: back off instead of
+          // spinning until sessions close and release descriptors.
+          backoff.expires_after(kAcceptBackoff);
+          co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
         continue;
       }
       if (connections.load() >= config.max_connections) {

@@ -11,12 +11,12 @@
 //
 // Properties: no crash, sanitizer report or escaping exception; no 5xx but 503 for any request; every
 // response header is a token name with a value free of CR, LF and NUL (no response splitting);
-// a JSON or problem+json body parses, and an error body is a problem object with a matching
-// status; the response serialises through Beast.
+// a JSON or problem+json body parses as valid UTF-8 JSON (problem details echo percent-decoded
+// bytes of the path and query, repaired by api/problem.cpp: GET /%FF -> "instance":"/%FF"), and
+// an error body is a problem object with a matching status; the response serialises through Beast.
 //
-// FUZZ_STRICT_UTF8=1 additionally requires every JSON body to be valid UTF-8. It is off by
-// default while the server echoes percent-decoded bytes of the path/query into problem details
-// (GET /%FF -> "instance":"/\xff": see tests/fuzz/README.md).
+// FUZZ_STRICT_UTF8=0 accepts JSON bodies with invalid UTF-8 (to look for other findings while a
+// regression of that is open).
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/core.hpp>
@@ -63,7 +63,7 @@ const std::string kRootToken = "root-fuzz-token-0123456789";
 bool StrictUtf8() {
   static const bool strict = [] {
     const char* v = std::getenv("FUZZ_STRICT_UTF8");
-    return v != nullptr && std::string_view(v) == "1";
+    return v == nullptr || std::string_view(v) != "0";
   }();
   return strict;
 }

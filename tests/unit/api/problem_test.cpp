@@ -130,6 +130,37 @@ TEST_CASE("MakeProblem falls back to the title when there is no detail") {
   CHECK(o.at("detail").as_string() == std::string(ProblemFor(ErrorCode::kNotFound).title));
 }
 
+TEST_CASE("Problem bodies are valid UTF-8 JSON even when the request echoed into them is not") {
+  // What GET /%FF%E2%82 and a detail quoting a percent-decoded query value produce.
+  core::Error error = core::Error::Make(ErrorCode::kNotFound, "no resource at /\xFF\xE2\x82");
+  error.fields.push_back({"#/tags/\xC0", "tag '\xED\xA0\x80' is bad"});
+  Response r = MakeProblem(error, "req-1", "/\xFF\xE2\x82/ok");
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(r.body, ec);  // strict: rejects invalid UTF-8
+  REQUIRE_FALSE(ec);
+  const auto& o = v.as_object();
+  CHECK(o.at("instance").as_string() == "/%FF%E2%82/ok");
+  CHECK(o.at("detail").as_string() == "no resource at /\xEF\xBF\xBD\xEF\xBF\xBD");
+  CHECK(o.at("errors").as_array()[0].as_object().at("pointer").as_string() == "#/tags/\xEF\xBF\xBD");
+
+  Response h = MakeHttpProblem(ProblemType{405, "method-not-allowed", "Method not allowed"}, "bad \x80",
+                               "req-2", "/\x80", {{"retry_after", 3}});
+  v = boost::json::parse(h.body, ec);
+  REQUIRE_FALSE(ec);
+  CHECK(h.status == 405);
+  CHECK(h.content_type == "application/problem+json");
+  CHECK(v.as_object().at("instance").as_string() == "/%80");
+  CHECK(v.as_object().at("retry_after").as_int64() == 3);
+}
+
+TEST_CASE("MakeHttpProblem omits an empty instance; MakeProblem always has one") {
+  Response h = MakeHttpProblem(ProblemType{431, "header-too-large", "Request header fields too large"}, "too big",
+                               "req", "");
+  CHECK_FALSE(boost::json::parse(h.body).as_object().contains("instance"));
+  Response p = MakeProblem(ErrorCode::kNotFound, "x", "req", "");
+  CHECK(boost::json::parse(p.body).as_object().at("instance").as_string() == "");
+}
+
 TEST_SUITE_END();
 
 }  // namespace

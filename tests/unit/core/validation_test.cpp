@@ -43,6 +43,32 @@ TEST_CASE("IsValidUtf8 rejects malformed sequences, overlongs, surrogates and ou
   CHECK_FALSE(IsValidUtf8("ok so far \xE2\x82"));  // error at the very end
 }
 
+TEST_CASE("ToValidUtf8 keeps valid text and replaces each maximal ill-formed subpart by one U+FFFD") {
+  const std::string fffd = "\xEF\xBF\xBD";
+  CHECK(ToValidUtf8("") == "");
+  CHECK(ToValidUtf8("caf\xC3\xA9 \xF0\x9F\x98\x80") == "caf\xC3\xA9 \xF0\x9F\x98\x80");
+  CHECK(ToValidUtf8(std::string("a\0b", 3)) == std::string("a\0b", 3));
+  CHECK(ToValidUtf8("/\xFF") == "/" + fffd);
+  CHECK(ToValidUtf8("\x80\x80") == fffd + fffd);             // two lone continuation bytes
+  CHECK(ToValidUtf8("\xE2\x82" "A") == fffd + "A");          // truncated 3-byte sequence: one subpart
+  CHECK(ToValidUtf8("x\xF0\x9F\x98") == "x" + fffd);         // truncated at the end
+  CHECK(ToValidUtf8("\xC0\xAF") == fffd + fffd);             // overlong: C0 never starts a sequence
+  CHECK(ToValidUtf8("\xED\xA0\x80") == fffd + fffd + fffd);  // surrogate: ED A0 is not a prefix
+  CHECK(ToValidUtf8("\xF4\x90\x80\x80") == fffd + fffd + fffd + fffd);  // beyond U+10FFFF
+  for (std::string_view bad : {"\xFF\xFE", "\xC3\x28", "ok \xE2\x82", "\xF8\x88\x80\x80\x80", "\xE0\x80\xAF"}) {
+    CAPTURE(bad);
+    CHECK(IsValidUtf8(ToValidUtf8(bad)));
+  }
+}
+
+TEST_CASE("PercentEscapeInvalidUtf8 writes the bytes of ill-formed sequences as %XX") {
+  CHECK(PercentEscapeInvalidUtf8("/v1/threads/%41") == "/v1/threads/%41");  // valid input untouched
+  CHECK(PercentEscapeInvalidUtf8("/caf\xC3\xA9") == "/caf\xC3\xA9");
+  CHECK(PercentEscapeInvalidUtf8("/\xFF") == "/%FF");
+  CHECK(PercentEscapeInvalidUtf8("/\xE2\x82/x") == "/%E2%82/x");
+  CHECK(PercentEscapeInvalidUtf8("\xC3\xA9\x80") == "\xC3\xA9%80");
+}
+
 TEST_CASE("CountCodePoints counts code points, not bytes") {
   CHECK(CountCodePoints("") == 0);
   CHECK(CountCodePoints("abc") == 3);
