@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -52,6 +53,15 @@ constexpr std::chrono::milliseconds kMaxDeferral{10'000};
 constexpr auto kFastScanLookback = 2s;
 constexpr auto kFullScanLookback = 60s;
 constexpr auto kFullScanInterval = 2s;
+// The outbox depth (DispatcherStats::outbox_depth) is an exact count of the live entries: a scan
+// from the full scan's floor, on the scheduler thread. It runs at most every kOutboxCountInterval,
+// and never takes more than 1/kOutboxCountDuty of the scheduler's time (a large backlog is counted
+// less often). RocksDB's "rocksdb.estimate-num-keys" is no substitute: it is documented as
+// inaccurate with deletes, and every outbox entry ends deleted.
+constexpr auto kOutboxCountInterval = 5s;
+constexpr int kOutboxCountDuty = 50;
+constexpr std::size_t kChannelCount = 4;  // Channel::kEmail .. Channel::kDigest
+static_assert(static_cast<std::size_t>(Channel::kDigest) + 1 == kChannelCount);
 constexpr int kDefaultDigestMinute = 8 * 60;  // 08:00 local without quiet hours
 
 // A thread's title and tags for messages, when the producer did not put them in data.
@@ -132,7 +142,8 @@ struct Dispatcher::Impl {
   std::unordered_map<std::string, double> endpoint_attempt_ms;  // EWMA of attempt durations
   std::unordered_map<std::string, std::chrono::steady_clock::time_point> endpoint_busy_since;
   std::deque<Completion> completions;
-  DispatcherStats stats;
+  DispatcherStats stats;                                // `channels` is kept in `channel_attempts`
+  std::array<ChannelAttempts, kChannelCount> channel_attempts{};  // indexed by Channel
 
   std::thread scheduler;
   std::thread committer;
@@ -144,6 +155,7 @@ struct Dispatcher::Impl {
   std::unordered_map<std::string, std::uint64_t> heads;  // org/user -> last inbox position
   std::chrono::steady_clock::time_point last_full_scan{};
   std::optional<core::TimePoint> scan_floor;  // see kFullScanLookback
+  std::chrono::steady_clock::time_point next_outbox_count{};
   std::mt19937_64 rng{std::random_device{}()};
   std::uniform_real_distribution<double> uniform{0.0, 1.0};
 
@@ -556,6 +568,32 @@ struct Dispatcher::Impl {
     return expanded;
   }
 
+  // Counts the live outbox entries for DispatcherStats::outbox_depth (see kOutboxCountInterval).
+  // Starts at the full scan's floor, so the tombstones before the live entries are not walked.
+  void CountOutboxIfDue() {
+    auto start = std::chrono::steady_clock::now();
+    if (start < next_outbox_count) return;
+    std::optional<std::string> after;
+    if (scan_floor) {
+      after = keys::BigEndian64(
+          static_cast<std::uint64_t>(std::max<std::int64_t>(0, core::ToUnixMillis(*scan_floor))));
+    }
+    std::uint64_t n = 0;
+    auto st = store.ScanRaw(keys::kCfOutbox, "", after, [&n](std::string_view, std::string_view) {
+      ++n;
+      return true;
+    });
+    auto took = std::chrono::steady_clock::now() - start;
+    next_outbox_count = start + std::max<std::chrono::steady_clock::duration>(kOutboxCountInterval,
+                                                                              took * kOutboxCountDuty);
+    if (!st) {
+      spdlog::error("notify: outbox count failed: {}", st.error().cause);
+      return;
+    }
+    std::lock_guard lock(mu);
+    stats.outbox_depth = n;
+  }
+
   void Dispatch(const std::vector<std::pair<std::string, std::string>>& deliveries, core::TimePoint now) {
     storage::Mutation deferrals;
     std::vector<Completion> to_send;
@@ -618,6 +656,7 @@ struct Dispatcher::Impl {
       try {
         ConsumeChangeLog();
         again = ScanOutbox();
+        CountOutboxIfDue();
       } catch (const std::exception& e) {
         spdlog::error("notify: scheduler tick failed: {}", e.what());
       }
@@ -630,7 +669,8 @@ struct Dispatcher::Impl {
 
   // ---------------------------------------------------------------- the committer
 
-  void Apply(Completion& c, storage::Mutation& m, core::TimePoint now, DispatcherStats& delta) {
+  void Apply(Completion& c, storage::Mutation& m, core::TimePoint now, DispatcherStats& delta,
+             std::array<ChannelAttempts, kChannelCount>& channel_delta) {
     DeliveryEntry& e = c.entry;
     const bool digest = e.channel == Channel::kDigest;
     std::string nid = digest ? e.delivery_id : (e.notification ? e.notification->id : e.delivery_id);
@@ -658,6 +698,9 @@ struct Dispatcher::Impl {
       return;
     }
     const auto& r = c.result;
+    auto& per_channel = channel_delta[static_cast<std::size_t>(e.channel)];
+    ++per_channel.attempts;
+    if (r.outcome != AttemptOutcome::kDelivered) ++per_channel.failures;
     DeliveryAttempt a;
     a.attempt = record_no;
     a.at = c.started_at;
@@ -709,11 +752,12 @@ struct Dispatcher::Impl {
       }
       storage::Mutation m;
       DispatcherStats delta;
+      std::array<ChannelAttempts, kChannelCount> channel_delta{};
       auto now = clock.Now();
       for (auto& c : batch) {
         if (c.result.aborted && !c.cancel_reason) continue;  // not an attempt: stays due
         try {
-          Apply(c, m, now, delta);
+          Apply(c, m, now, delta, channel_delta);
         } catch (const std::exception& ex) {
           spdlog::error("notify: cannot record the outcome of {}: {}", c.entry.delivery_id, ex.what());
         }
@@ -723,6 +767,7 @@ struct Dispatcher::Impl {
         if (auto r = store.CommitRelaxed(std::move(m)); !r) {
           spdlog::error("notify: delivery outcomes not committed: {}", r.error().cause);
           delta = {};
+          channel_delta = {};
         }
       }
       {
@@ -744,6 +789,10 @@ struct Dispatcher::Impl {
         stats.retried += delta.retried;
         stats.dead += delta.dead;
         stats.cancelled += delta.cancelled;
+        for (std::size_t i = 0; i < kChannelCount; ++i) {
+          channel_attempts[i].attempts += channel_delta[i].attempts;
+          channel_attempts[i].failures += channel_delta[i].failures;
+        }
         stats.in_flight = in_flight_keys.size();
         kicked = true;  // freed capacity: let the scheduler look again now
       }
@@ -815,7 +864,11 @@ void Dispatcher::Kick() {
 
 DispatcherStats Dispatcher::Stats() const {
   std::lock_guard lock(impl_->mu);
-  return impl_->stats;
+  DispatcherStats out = impl_->stats;
+  for (std::size_t i = 0; i < kChannelCount; ++i) {
+    out.channels.emplace(ToString(static_cast<Channel>(i)), impl_->channel_attempts[i]);
+  }
+  return out;
 }
 
 }  // namespace streetwise::notify

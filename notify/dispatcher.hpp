@@ -37,6 +37,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -64,6 +65,14 @@ struct DispatcherOptions {
   std::chrono::milliseconds news_horizon = std::chrono::hours(24);
 };
 
+// Attempts of remote deliveries on one channel since start. An attempt is a transfer whose
+// outcome was recorded (delivered, retry or dead); a cancelled delivery and a transfer aborted by
+// Stop() are not attempts.
+struct ChannelAttempts {
+  std::uint64_t attempts = 0;
+  std::uint64_t failures = 0;  // attempts whose outcome was retry or dead
+};
+
 struct DispatcherStats {
   std::uint64_t expanded = 0;   // notifications expanded
   std::uint64_t delivered = 0;  // remote deliveries that succeeded
@@ -72,6 +81,13 @@ struct DispatcherStats {
   std::uint64_t cancelled = 0;  // target gone (webhook deleted, e-mail turned off)
   std::uint64_t in_flight = 0;  // transfers running now
   std::uint64_t consumed_seq = 0;  // change-log position of the thread.answered trigger
+  // By channel name (ToString(Channel): "email", "user_webhook", "org_webhook", "digest"); every
+  // channel is present, with zeros until its first attempt.
+  std::map<std::string, ChannelAttempts> channels;
+  // Entries in the outbox (notifications not yet expanded, and deliveries pending or waiting for
+  // a retry), counted exactly by the scheduler thread every few seconds (see kOutboxCountInterval
+  // in dispatcher.cpp); 0 before the first count.
+  std::uint64_t outbox_depth = 0;
 };
 
 class Dispatcher {

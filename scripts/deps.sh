@@ -11,6 +11,7 @@ PACKAGES=(
   libcurl4-openssl-dev libssl-dev zlib1g-dev libcmark-dev libcli11-dev libvalijson-dev
   libtomlplusplus-dev libhowardhinnant-date-dev prometheus-cpp-dev
   python3 python3-yaml python3-pytest python3-requests python3-jsonschema python3-aiosmtpd
+  python3-prometheus-client
   curl wrk sqlite3
 )
 

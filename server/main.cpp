@@ -202,6 +202,23 @@ int Serve(server::Config config) {
                    [&dispatcher] { return static_cast<double>(dispatcher.Stats().retried); });
   metrics.AddGauge("streetwise_notify_dead", "Deliveries parked as dead since start",
                    [&dispatcher] { return static_cast<double>(dispatcher.Stats().dead); });
+  metrics.AddGauge("streetwise_outbox_depth",
+                   "Outbox entries: notifications not yet expanded and deliveries pending or awaiting a retry "
+                   "(exact, counted every few seconds)",
+                   [&dispatcher] { return static_cast<double>(dispatcher.Stats().outbox_depth); });
+  auto channel_totals = [&dispatcher](bool failures) {
+    server::Metrics::LabelledTotals out;
+    for (const auto& [channel, n] : dispatcher.Stats().channels) {
+      out.emplace_back(channel, static_cast<double>(failures ? n.failures : n.attempts));
+    }
+    return out;
+  };
+  metrics.AddCounters("streetwise_delivery_attempts_total",
+                      "Remote notification delivery attempts whose outcome was recorded, by channel",
+                      "channel", [channel_totals] { return channel_totals(false); });
+  metrics.AddCounters("streetwise_delivery_failures_total",
+                      "Delivery attempts that failed (retry scheduled or parked as dead), by channel", "channel",
+                      [channel_totals] { return channel_totals(true); });
   metrics.AddGauge("streetwise_notify_lag_events", "Change-log events the notification trigger has not read yet",
                    [&db, &dispatcher] {
                      auto head = db.VisibleHead(), pos = dispatcher.Stats().consumed_seq;

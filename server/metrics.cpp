@@ -1,12 +1,15 @@
 #include "server/metrics.hpp"
 
+#include <prometheus/check_names.h>
 #include <prometheus/counter.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
+#include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 #include <prometheus/text_serializer.h>
 
 #include <mutex>
+#include <stdexcept>
 #include <sstream>
 #include <unordered_map>
 
@@ -35,6 +38,11 @@ struct Metrics::Impl {
     std::function<double()> read;
   };
   std::vector<Sampled> gauges;
+  struct SampledCounters {
+    std::string name, help, label;
+    std::function<LabelledTotals()> read;
+  };
+  std::vector<SampledCounters> counters;  // guarded by gauges_mu
 
   // Family::Add builds label maps and locks per call; cache the children by key instead.
   struct Children {
@@ -71,6 +79,16 @@ void Metrics::ObserveRequest(std::string_view method, std::string_view route, in
 void Metrics::RequestStarted() { impl_->active.Increment(); }
 void Metrics::RequestFinished() { impl_->active.Decrement(); }
 
+void Metrics::AddCounters(std::string name, std::string help, std::string label,
+                          std::function<LabelledTotals()> read) {
+  // As prometheus-cpp's builders do for the families they register.
+  if (!prometheus::CheckMetricName(name) || !name.ends_with("_total") || !prometheus::CheckLabelName(label)) {
+    throw std::invalid_argument("invalid counter family " + name + "{" + label + "}");
+  }
+  std::lock_guard lock(impl_->gauges_mu);
+  impl_->counters.push_back({std::move(name), std::move(help), std::move(label), std::move(read)});
+}
+
 void Metrics::AddGauge(std::string name, std::string help, std::function<double()> read) {
   std::lock_guard lock(impl_->gauges_mu);
   auto& family = prometheus::BuildGauge().Name(std::move(name)).Help(std::move(help)).Register(*impl_->registry);
@@ -78,12 +96,25 @@ void Metrics::AddGauge(std::string name, std::string help, std::function<double(
 }
 
 std::string Metrics::Render() {
+  std::vector<prometheus::MetricFamily> families;
   {
     std::lock_guard lock(impl_->gauges_mu);
     for (auto& g : impl_->gauges) g.gauge->Set(g.read());
+    families = impl_->registry->Collect();
+    // A prometheus::Counter only increments, so totals kept elsewhere become families here.
+    for (const auto& c : impl_->counters) {
+      prometheus::MetricFamily family{c.name, c.help, prometheus::MetricType::Counter, {}};
+      for (auto& [value, total] : c.read()) {
+        prometheus::ClientMetric m;
+        m.label.push_back({c.label, std::move(value)});
+        m.counter.value = total;
+        family.metric.push_back(std::move(m));
+      }
+      families.push_back(std::move(family));
+    }
   }
   std::ostringstream out;
-  prometheus::TextSerializer().Serialize(out, impl_->registry->Collect());
+  prometheus::TextSerializer().Serialize(out, families);
   return out.str();
 }
 

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace streetwise::server {
@@ -24,6 +25,12 @@ class Metrics {
 
   // A figure read at scrape time (e.g. index lag). Register before serving.
   void AddGauge(std::string name, std::string help, std::function<double()> read);
+
+  // A counter family with one label, read at scrape time (totals kept by another component, e.g.
+  // delivery attempts per channel): `read` returns (label value, total since start) pairs. Totals
+  // must never decrease. `name` ends in "_total". Register before serving.
+  using LabelledTotals = std::vector<std::pair<std::string, double>>;
+  void AddCounters(std::string name, std::string help, std::string label, std::function<LabelledTotals()> read);
 
   // The text exposition format (Content-Type: text/plain; version=0.0.4).
   std::string Render();

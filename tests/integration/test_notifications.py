@@ -462,6 +462,62 @@ def test_a_failing_receiver_gets_retries_with_the_same_id_until_it_recovers(team
     assert [a["status_code"] for a in d["attempts"][:-1]] == [500] * (len(calls) - 1)
 
 
+METRIC_LINE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{([^}]*)\})? (\S+)$')
+
+
+def delivery_metrics(server):
+    """{(family, channel or None): value} for the delivery series of GET /metrics."""
+    resp = requests.get(server.base_url + "/metrics", timeout=10)
+    assert resp.status_code == 200
+    out = {}
+    for line in resp.text.splitlines():
+        m = METRIC_LINE.match(line)
+        if not m or not (m.group(1).startswith("streetwise_delivery_") or m.group(1) == "streetwise_outbox_depth"):
+            continue
+        channel = re.search(r'channel="([^"]*)"', m.group(2) or "")
+        out[(m.group(1), channel.group(1) if channel else None)] = float(m.group(3))
+    return out
+
+
+def test_delivery_metrics_count_attempts_and_failures_per_channel(nserver, team, receiver):
+    org, alice, bob = team
+    path = f"/{unique('metered')}"
+    receiver.modes[path] = "fail"
+    org_webhook(org, receiver.url(path))
+    attempts, failures = ("streetwise_delivery_attempts_total", "org_webhook"), \
+        ("streetwise_delivery_failures_total", "org_webhook")
+    before = delivery_metrics(nserver)
+    for channel in ("email", "user_webhook", "org_webhook", "digest"):
+        assert ("streetwise_delivery_attempts_total", channel) in before, before
+        assert ("streetwise_delivery_failures_total", channel) in before, before
+    assert ("streetwise_outbox_depth", None) in before, before
+
+    thread = create_thread(alice)
+    post_answer(bob, thread["id"])
+    wait_until(lambda: receiver.calls_to(path), DELIVERY_TIMEOUT, "a failed attempt")
+    # While the receiver fails, the delivery waits in the outbox for its retry (the depth is
+    # counted every few seconds).
+    wait_until(lambda: delivery_metrics(nserver)[("streetwise_outbox_depth", None)] >= 1, DELIVERY_TIMEOUT,
+               "the outbox depth to count the retrying delivery")
+    receiver.modes[path] = "ok"
+    wait_until(lambda: receiver.delivered_ids(path), DELIVERY_TIMEOUT, "a successful attempt")
+    calls = receiver.calls_to(path)
+    failed = sum(1 for c in calls if c["status"] != 200)
+    assert failed >= 1 and len(calls) == failed + 1
+
+    # Outcomes are counted when the committer records them, just after the receiver answered.
+    # Other tests' deliveries may still be running on this server, so the counters grow by at
+    # least this test's attempts.
+    def counted():
+        now = delivery_metrics(nserver)
+        grew = now[attempts] - before[attempts] >= len(calls) and now[failures] - before[failures] >= failed
+        return now if grew else None
+    after = wait_until(counted, DELIVERY_TIMEOUT, "the attempts to be counted")
+    for key in before:
+        if key[0] != "streetwise_outbox_depth":
+            assert after[key] >= before[key], f"{key} decreased"
+
+
 def test_a_hung_receiver_delays_nobody_else(nserver, team, receiver):
     org, alice, bob = team
     stuck, healthy = f"/{unique('stuck')}", f"/{unique('healthy')}"
