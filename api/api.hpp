@@ -21,6 +21,7 @@ class ReindexJob;
 class BackupService;
 class RoutingService;
 class NotificationService;
+class InsightsService;
 }  // namespace streetwise::service
 namespace streetwise::notify {
 class InboxHub;
@@ -56,6 +57,7 @@ struct ApiDeps {
   service::NotificationService* notifications = nullptr;
   notify::InboxHub* inbox_hub = nullptr;        // wakes live notification streams
   std::size_t sse_heartbeat_seconds = 15;       // comment line sent on an idle notification stream
+  service::InsightsService* insights = nullptr;  // non-owning; outlives the Api (nullptr: no /v1/insights/summary|experts|gaps)
 };
 
 class Api {

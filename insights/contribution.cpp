@@ -82,10 +82,13 @@ Contributions Difference(const Contributions& now, const Contributions& before) 
   return d;
 }
 
-std::string EncodeContributions(const Contributions& c, std::int64_t escalations) {
+std::string EncodeContributions(const StoredContributions& s) {
+  const auto& c = s.contributions;
   std::string out;
   Rollup header;
-  header.Add(0, escalations);
+  header.Add(0, s.escalations);
+  header.Add(1, s.created_ms);
+  header.Add(2, s.open ? 1 : 0);
   auto h = header.Encode();
   PutLength(out, h.size());
   out += h;
@@ -106,6 +109,8 @@ std::optional<StoredContributions> DecodeContributions(std::string_view in) {
   auto h = Rollup::Decode(header);
   if (!h) return std::nullopt;
   s.escalations = h->Get(0);
+  s.created_ms = h->Get(1);
+  s.open = h->Get(2) != 0;
   while (!in.empty()) {
     std::string_view key, bytes;
     if (!GetBytes(in, key) || !GetBytes(in, bytes)) return std::nullopt;

@@ -43,11 +43,14 @@ Contributions ContributionsOf(const ThreadFacts& facts);
 // now - before, per key; keys whose difference is zero are left out.
 Contributions Difference(const Contributions& now, const Contributions& before);
 
-std::string EncodeContributions(const Contributions& c, std::int64_t escalations);
+// What the worker remembers about a thread between events.
 struct StoredContributions {
   Contributions contributions;
-  std::int64_t escalations = 0;
+  std::int64_t escalations = 0;  // escalation rounds seen in the change log
+  std::int64_t created_ms = 0;   // the thread's creation time (the open-thread key after a delete)
+  bool open = false;             // whether the thread is in the open-thread listing
 };
+std::string EncodeContributions(const StoredContributions& s);
 std::optional<StoredContributions> DecodeContributions(std::string_view bytes);
 
 // "YYYYMMDD" of the UTC day containing t.

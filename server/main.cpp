@@ -38,6 +38,7 @@
 #include "service/backup.hpp"
 #include "service/account_service.hpp"
 #include "service/reindex_job.hpp"
+#include "service/insights_service.hpp"
 #include "service/routing_service.hpp"
 #include "service/search_service.hpp"
 #include "service/thread_service.hpp"
@@ -103,6 +104,8 @@ int Serve(server::Config config) {
   service::ReindexJob reindex(**index);
   service::RoutingService routing(**store, clock, index->get());
   routing.Start();
+  service::InsightsService insights(**store, clock);
+  insights.Start();
 
   std::unique_ptr<api::RequestSchemas> schemas;
   try {
@@ -129,6 +132,7 @@ int Serve(server::Config config) {
   service::BackupService backups(**store, clock, config.data_dir);
   deps.backup = &backups;
   deps.routing = &routing;
+  deps.insights = &insights;
 
   // Notification delivery (docs/notifications.md): the dispatcher works off the request path.
   auto link_key = notify::LoadOrCreateAnswerLinkKey(**store);
@@ -192,6 +196,11 @@ int Serve(server::Config config) {
                      auto head = db.VisibleHead(), pos = routing.Position();
                      return static_cast<double>(head > pos ? head - pos : 0);
                    });
+  metrics.AddGauge("streetwise_insights_lag_events", "Change-log events the insights rollups do not include yet",
+                   [&db, &insights] {
+                     auto head = db.VisibleHead(), pos = insights.Position();
+                     return static_cast<double>(head > pos ? head - pos : 0);
+                   });
   metrics.AddGauge("streetwise_rocksdb_pending_compaction_bytes", "Estimated bytes compaction still has to rewrite",
                    [&db] { return static_cast<double>(db.IntProperty("rocksdb.estimate-pending-compaction-bytes")); });
   metrics.AddGauge("streetwise_notify_in_flight", "Notification transfers (webhook, SMTP) running now",
@@ -248,6 +257,7 @@ int Serve(server::Config config) {
   pool.Stop();
   dispatcher.Stop();
   routing.Stop();
+  insights.Stop();
   (*index)->Stop();
   if (auto st = (*store)->Flush(); !st) spdlog::error("flush on shutdown failed: {}", st.error().cause);
   std::filesystem::remove(config.data_dir / "listen-address");

@@ -7,6 +7,7 @@
 #include <cctype>
 
 #include "core/crypto.hpp"
+#include "insights/contribution.hpp"
 
 namespace streetwise::service {
 using core::Error;
@@ -47,11 +48,15 @@ Result<indexer::SearchResponse> SearchService::Search(const Caller& caller, inde
   if (!result) return result;
   if (request.offset == 0) {
     storage::Mutation m;
+    // Day-keyed counters feed GET /v1/insights/gaps (docs/insights.md).
+    auto day = insights::DayOf(clock_.Now());
     m.AddToCounter(caller.org_id(), "searches", 1);
+    m.AddToCounter(caller.org_id(), "searches/" + day, 1);
     if (result->results.empty() && !request.q.empty()) {
       m.AddToCounter(caller.org_id(), "searches_empty", 1);
-      for (const auto& w : Words(request.q)) m.AddToCounter(caller.org_id(), "search_miss_term/" + w, 1);
-      for (const auto& t : request.tags) m.AddToCounter(caller.org_id(), "search_miss_tag/" + t, 1);
+      m.AddToCounter(caller.org_id(), "searches_empty/" + day, 1);
+      for (const auto& w : Words(request.q)) m.AddToCounter(caller.org_id(), "search_miss_term/" + day + "/" + w, 1);
+      for (const auto& t : request.tags) m.AddToCounter(caller.org_id(), "search_miss_tag/" + day + "/" + t, 1);
     }
     // Statistics only: losing one to a crash is acceptable, failing the search for it is not.
     if (auto st = store_.CommitRelaxed(std::move(m)); !st) {
@@ -76,6 +81,7 @@ Result<SimilarResult> SearchService::Similar(const Caller& caller, indexer::Simi
   storage::Mutation m;
   m.PutSuggestion(s);
   m.AddToCounter(caller.org_id(), "suggestions_shown", 1);
+  for (const auto& t : s.tags) m.AddToCounter(caller.org_id(), "suggested_tag/" + insights::DayOf(now) + "/" + t, 1);
   if (auto st = store_.CommitRelaxed(std::move(m)); !st) return st.take_error();
   return SimilarResult{std::move(s), std::move(hits).value()};
 }
@@ -108,7 +114,10 @@ Result<Written<core::Suggestion>> SearchService::ResolveSuggestion(const Caller&
   storage::Mutation m;
   m.PutSuggestion(*s);
   m.AddToCounter(caller.org_id(), "deflections", 1);
-  for (const auto& t : s->tags) m.AddToCounter(caller.org_id(), "deflected_tag/" + t, 1);
+  // Attributed to the day the suggestion was shown, so per-tag rates compare like with like.
+  for (const auto& t : s->tags) {
+    m.AddToCounter(caller.org_id(), "deflected_tag/" + insights::DayOf(s->created_at) + "/" + t, 1);
+  }
   core::Event e;
   e.type = core::EventType::kSuggestionResolved;
   e.org_id = caller.org_id();

@@ -224,6 +224,14 @@ class OpenApiSpec:
         context = f"{method} {path} -> {status}"
         media = headers.get("Content-Type", "").split(";")[0].strip().lower()
         parsed = None
+        if body and media == "text/csv":
+            # CSV (insights endpoints): the operation must document text/csv for this status.
+            route = self.match(path)
+            assert route is not None and status < 400, f"{context}: CSV for an undocumented operation"
+            operation = route[1].get(method.lower()) or {}
+            response = self.deref((operation.get("responses") or {}).get(str(status)) or {})
+            assert "text/csv" in (response.get("content") or {}), f"{context}: text/csv not documented"
+            return
         if body:
             assert media in ("application/json", "application/problem+json"), (
                 f"{context}: unexpected Content-Type {headers.get('Content-Type')!r}"
@@ -623,3 +631,28 @@ class ServerProcess:
     def crash_and_restart(self):
         self.kill()
         return self.start()
+
+
+# --------------------------------------------------------------------------
+# The CLI (backup, restore, export, import, config show)
+# --------------------------------------------------------------------------
+
+CLI_TIMEOUT = 120
+
+
+def cli_env(root_token=None):
+    """The environment without STREETWISE_* settings (so tests see only what they set)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREETWISE_")}
+    if root_token is not None:
+        env["STREETWISE_ROOT_TOKEN"] = root_token
+    return env
+
+
+def run_cli(server_or_binary, *args, root_token=None, check=True):
+    binary = getattr(server_or_binary, "binary", server_or_binary)
+    proc = subprocess.run([str(binary), *map(str, args)], env=cli_env(root_token), stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=CLI_TIMEOUT)
+    if check:
+        assert proc.returncode == 0, (
+            f"{' '.join(map(str, args))} exited {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}")
+    return proc

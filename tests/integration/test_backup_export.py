@@ -19,16 +19,17 @@ from support import (
     REPO_ROOT,
     Api,
     Org,
+    CLI_TIMEOUT,
     ServerProcess,
     assert_problem,
+    cli_env,
     get_thread,
     list_all,
     post_answer,
+    run_cli,
     unique,
     wait_until,
 )
-
-CLI_TIMEOUT = 120
 
 _rng = random.Random()
 
@@ -36,24 +37,6 @@ _rng = random.Random()
 def word(prefix):
     """A letters-only search term (the tokenizer keeps it whole)."""
     return prefix + "".join(_rng.choice(string.ascii_lowercase) for _ in range(10))
-
-
-def cli_env(root_token=None):
-    """The environment without STREETWISE_* settings (so tests see only what they set)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STREETWISE_")}
-    if root_token is not None:
-        env["STREETWISE_ROOT_TOKEN"] = root_token
-    return env
-
-
-def run_cli(server_or_binary, *args, root_token=None, check=True):
-    binary = getattr(server_or_binary, "binary", server_or_binary)
-    proc = subprocess.run([str(binary), *map(str, args)], env=cli_env(root_token), stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, timeout=CLI_TIMEOUT)
-    if check:
-        assert proc.returncode == 0, (
-            f"{' '.join(map(str, args))} exited {proc.returncode}\nstdout: {proc.stdout}\nstderr: {proc.stderr}")
-    return proc
 
 
 def search_ids(api, q):
