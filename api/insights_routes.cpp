@@ -277,6 +277,54 @@ asio::awaitable<Response> Gaps(Ctx& ctx, Call& call) {
                                         {"deflection", std::move(deflection)}});
 }
 
+json::object SubscriptionJson(const service::DigestSubscription& s) {
+  return json::object{{"subscribed", s.subscribed},
+                      {"last_sent_week", s.last_sent_week ? json::value(*s.last_sent_week) : json::value(nullptr)}};
+}
+
+asio::awaitable<Response> PreviewDigest(Ctx& ctx, Call& call) {
+  auto d = co_await ctx.deps.pool->Run([&] { return ctx.deps.insights->PreviewDigest(call.Who()); });
+  if (!d) co_return ctx.Problem(call, d.error());
+  json::array topics, slowest;
+  for (const auto& t : d->topics) topics.push_back(json::object{{"label", t.label}, {"threads", t.threads}});
+  for (const auto& u : d->summary.oldest_unanswered) {
+    slowest.push_back(json::object{{"thread_id", u.id}, {"title", u.title}, {"created_at", core::FormatRfc3339(u.created_at)}});
+  }
+  const auto& o = d->summary.overall;
+  co_return Ctx::Json(200, json::object{{"period", json::object{{"from", core::FormatRfc3339(d->period.from)},
+                                                                {"to", core::FormatRfc3339(d->period.to)}}},
+                                        {"title", d->title},
+                                        {"text", d->text},
+                                        {"threads", o.threads},
+                                        {"unanswered", o.unanswered},
+                                        {"time_to_first_answer", LatencyJson(o.first_answer)},
+                                        {"within_sla_share", OptDouble(o.within_sla_share)},
+                                        {"escalations", o.escalations},
+                                        {"top_topics", std::move(topics)},
+                                        {"slowest_unanswered", std::move(slowest)}});
+}
+
+asio::awaitable<Response> SendDigest(Ctx& ctx, Call& call) {
+  auto n = co_await ctx.deps.pool->Run([&] { return ctx.deps.insights->SendDigestNow(call.Who()); });
+  if (!n) co_return ctx.Problem(call, n.error());
+  co_return WithSeq(Ctx::Json(202, json::object{{"recipients", n->value}}), n->seq);
+}
+
+asio::awaitable<Response> GetSubscription(Ctx& ctx, Call& call) {
+  auto s = co_await ctx.deps.pool->Run([&] { return ctx.deps.insights->GetDigestSubscription(call.Who()); });
+  if (!s) co_return ctx.Problem(call, s.error());
+  co_return Ctx::Json(200, SubscriptionJson(*s));
+}
+
+asio::awaitable<Response> PutSubscription(Ctx& ctx, Call& call) {
+  auto body = ctx.Body(call, "DigestSubscriptionInput");
+  if (!body) co_return ctx.Problem(call, body.error());
+  bool subscribed = body->as_object().at("subscribed").as_bool();
+  auto s = co_await ctx.deps.pool->Run([&] { return ctx.deps.insights->PutDigestSubscription(call.Who(), subscribed); });
+  if (!s) co_return ctx.Problem(call, s.error());
+  co_return WithSeq(Ctx::Json(200, SubscriptionJson(s->value)), s->seq);
+}
+
 }  // namespace
 
 core::Result<InsightsPeriodParam> ParseInsightsPeriod(const Call& call, core::TimePoint now, int max_days) {
@@ -324,6 +372,10 @@ std::vector<Route> InsightsRoutes() {
       {"GET", "/v1/insights/summary", &Summary},
       {"GET", "/v1/insights/experts", &Experts},
       {"GET", "/v1/insights/gaps", &Gaps},
+      {"GET", "/v1/insights/digest", &PreviewDigest},
+      {"POST", "/v1/insights/digest/send", &SendDigest},
+      {"GET", "/v1/me/insights-digest", &GetSubscription},
+      {"PUT", "/v1/me/insights-digest", &PutSubscription},
   };
 }
 

@@ -22,7 +22,7 @@ namespace {
 constexpr std::string_view kRequestSchemaNames[] = {
     "NewOrg", "NewUser", "TokenRequest", "NewThread", "ThreadPatch", "NewAnswer", "NewComment", "AcceptAnswer", "Vote",
     "SimilarRequest", "SuggestionResolution", "ExpertiseInput", "RoutingSettingsInput", "DeclineRequest", "BackupRequest",
-    "NotificationSettingsInput", "NewWebhook",
+    "NotificationSettingsInput", "NewWebhook", "DigestSubscriptionInput",
 };
 
 // valijson context entries look like "<root>", "[title]", "[tags]", "[3]": turn them into a JSON

@@ -34,7 +34,7 @@ constexpr std::array<std::pair<ThreadStatus, std::string_view>, 4> kStatuses{{
     {ThreadStatus::kAnswered, "answered"},
     {ThreadStatus::kResolved, "resolved"},
     {ThreadStatus::kClosed, "closed"}}};
-constexpr std::array<std::pair<EventType, std::string_view>, 18> kEventTypes{{
+constexpr std::array<std::pair<EventType, std::string_view>, 20> kEventTypes{{
     {EventType::kOrgCreated, "org.created"},
     {EventType::kUserCreated, "user.created"},
     {EventType::kTokenCreated, "token.created"},
@@ -52,7 +52,9 @@ constexpr std::array<std::pair<EventType, std::string_view>, 18> kEventTypes{{
     {EventType::kAssignmentCreated, "assignment.created"},
     {EventType::kAssignmentClaimed, "assignment.claimed"},
     {EventType::kAssignmentDeclined, "assignment.declined"},
-    {EventType::kThreadEscalated, "thread.escalated"}}};
+    {EventType::kThreadEscalated, "thread.escalated"},
+    {EventType::kDigestSubscriptionChanged, "user.digest_subscription_changed"},
+    {EventType::kDigestSent, "insights.digest_sent"}}};
 
 }  // namespace
 

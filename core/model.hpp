@@ -149,6 +149,8 @@ enum class EventType {
   kAssignmentClaimed,
   kAssignmentDeclined,
   kThreadEscalated,
+  kDigestSubscriptionChanged,
+  kDigestSent,
 };
 std::string_view ToString(EventType t);
 std::optional<EventType> ParseEventType(std::string_view s);

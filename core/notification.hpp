@@ -32,5 +32,7 @@ inline constexpr const char* kNotifyAssignmentReminder = "assignment.reminder"; 
 inline constexpr const char* kNotifyThreadEscalated = "thread.escalated";       // to escalation contacts
 inline constexpr const char* kNotifyThreadAnswered = "thread.answered";         // to the asker and watchers
 inline constexpr const char* kNotifyWatchedTag = "tag.new_thread";              // a new thread in a watched tag
+// The weekly insights digest (no thread: thread_id is empty; data has title and excerpt).
+inline constexpr const char* kNotifyInsightsDigest = "insights.digest";
 
 }  // namespace streetwise::core

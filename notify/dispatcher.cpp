@@ -384,7 +384,7 @@ struct Dispatcher::Impl {
   // ---------------------------------------------------------------- sending
 
   std::optional<std::string> AnswerToken(const core::Notification& n) const {
-    if (!n.recipient_user_id || options.answer_link_ttl.count() <= 0) return std::nullopt;
+    if (!n.recipient_user_id || n.thread_id.empty() || options.answer_link_ttl.count() <= 0) return std::nullopt;
     // Issued at the notification's creation: every retry renders identical bytes.
     AnswerLinkClaims c{n.org_id, *n.recipient_user_id, n.thread_id, n.created_at,
                        n.created_at + options.answer_link_ttl};

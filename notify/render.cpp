@@ -66,6 +66,7 @@ std::string Headline(const core::Notification& n, const json::object& d) {
   if (n.type == core::kNotifyAssignmentReminder) return fmt::format("Reminder, still unanswered: {}", title);
   if (n.type == core::kNotifyThreadEscalated) return fmt::format("Escalated, needs an answer: {}", title);
   if (n.type == core::kNotifyWatchedTag) return fmt::format("New question: {}", title);
+  if (n.type == core::kNotifyInsightsDigest) return title;
   return fmt::format("{}: {}", n.type, title);
 }
 
@@ -78,6 +79,7 @@ std::string Lead(const core::Notification& n, const json::object& d) {
   if (n.type == core::kNotifyAssignmentReminder) return "This question is still waiting for an answer.";
   if (n.type == core::kNotifyThreadEscalated) return "Nobody has answered this question yet; it has been escalated to you.";
   if (n.type == core::kNotifyWatchedTag) return "A new question was asked in a tag you watch.";
+  if (n.type == core::kNotifyInsightsDigest) return "Your weekly streetwise insights.";
   return "There is news on a thread.";
 }
 
@@ -140,7 +142,8 @@ Links MakeLinks(const std::string& public_base_url, const core::Notification& n,
   std::string base = public_base_url;
   while (!base.empty() && base.back() == '/') base.pop_back();
   Links l;
-  l.thread_url = fmt::format("{}/v1/threads/{}", base, n.thread_id);
+  // Notifications without a thread (the insights digest) link to nothing.
+  if (!n.thread_id.empty()) l.thread_url = fmt::format("{}/v1/threads/{}", base, n.thread_id);
   if (answer_token) l.answer_url = fmt::format("{}/a/{}", base, *answer_token);
   return l;
 }
@@ -171,7 +174,9 @@ std::string WebhookBody(const core::Notification& n, WebhookFormat format, const
                         {"url", links.answer_url.value_or(links.thread_url)}};
     json::array elements;
     elements.push_back(std::move(button));
-    blocks.push_back(json::object{{"type", "actions"}, {"elements", std::move(elements)}});
+    if (!links.answer_url.value_or(links.thread_url).empty()) {
+      blocks.push_back(json::object{{"type", "actions"}, {"elements", std::move(elements)}});
+    }
     return json::serialize(json::object{{"text", text}, {"blocks", std::move(blocks)}});
   }
   json::object data;
@@ -198,9 +203,9 @@ void AppendText(std::string& out, const core::Notification& n, const json::objec
   if (!tags.empty()) out += "Tags: " + JoinTags(tags, ", ") + "\n";
   if (n.urgent) out += "Urgent: the asker needs this within 24 hours.\n";
   if (auto ex = Str(d, "answer_excerpt"); !ex.empty()) out += "\n" + Truncate(ex, 1000) + "\n";
-  else if (auto ex2 = Str(d, "excerpt"); !ex2.empty()) out += "\n" + Truncate(ex2, 1000) + "\n";
+  else if (auto ex2 = Str(d, "excerpt"); !ex2.empty()) out += "\n" + Truncate(ex2, 4000) + "\n";
   if (links.answer_url) out += fmt::format("\n{}: {}\n", AnswerLabel(n), *links.answer_url);
-  out += fmt::format("Thread (API): {}\n", links.thread_url);
+  if (!links.thread_url.empty()) out += fmt::format("Thread (API): {}\n", links.thread_url);
   auto similar = SimilarThreads(d, links.thread_url);
   if (!similar.empty()) {
     out += "\nSimilar threads that may already answer it:\n";
@@ -223,7 +228,7 @@ void AppendHtml(std::string& out, const core::Notification& n, const json::objec
   if (auto ex = Str(d, "answer_excerpt"); !ex.empty()) {
     out += fmt::format("<blockquote>{}</blockquote>\n", HtmlEscape(Truncate(ex, 1000)));
   } else if (auto ex2 = Str(d, "excerpt"); !ex2.empty()) {
-    out += fmt::format("<blockquote>{}</blockquote>\n", HtmlEscape(Truncate(ex2, 1000)));
+    out += fmt::format("<blockquote style=\"white-space:pre-line\">{}</blockquote>\n", HtmlEscape(Truncate(ex2, 4000)));
   }
   if (links.answer_url) {
     out += fmt::format(

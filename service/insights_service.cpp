@@ -1,6 +1,7 @@
 #include "service/insights_service.hpp"
 
 #include <boost/json.hpp>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -14,6 +15,8 @@
 #include "insights/contribution.hpp"
 #include "insights/histogram.hpp"
 #include "insights/rollup.hpp"
+#include "notify/outbox.hpp"
+#include "core/crypto.hpp"
 #include "storage/keys.hpp"
 
 namespace streetwise::service {
@@ -70,6 +73,43 @@ bool ThreadEvent(core::EventType t) {
          t == E::kAnswerAccepted || t == E::kThreadDeleted || t == E::kThreadEscalated;
 }
 
+// "YYYY-MM-DD" of the Monday (UTC) of the week containing t, and that Monday's 08:00 UTC.
+std::pair<std::string, core::TimePoint> WeekOf(core::TimePoint t) {
+  constexpr std::int64_t kDay = 86'400'000;
+  auto ms = Ms(t);
+  auto days = ms >= 0 ? ms / kDay : (ms - kDay + 1) / kDay;
+  auto since_monday = ((days % 7) + 7 + 3) % 7;  // 1970-01-01 was a Thursday
+  auto monday = core::FromUnixMillis((days - since_monday) * kDay);
+  return {core::FormatRfc3339(monday).substr(0, 10), monday + std::chrono::hours(8)};
+}
+
+// "45 s", "12 min", "3 h 20 min", "2 d 4 h".
+std::string HumanDuration(std::int64_t s) {
+  if (s < 60) return fmt::format("{} s", s);
+  if (s < 3600) return fmt::format("{} min", s / 60);
+  if (s < 86400) return s % 3600 >= 60 ? fmt::format("{} h {} min", s / 3600, s % 3600 / 60) : fmt::format("{} h", s / 3600);
+  return s % 86400 >= 3600 ? fmt::format("{} d {} h", s / 86400, s % 86400 / 3600) : fmt::format("{} d", s / 86400);
+}
+
+std::string OptDuration(const std::optional<std::int64_t>& s) { return s ? HumanDuration(*s) : std::string("n/a"); }
+
+std::string EncodeSubscription(const DigestSubscription& s) {
+  json::object o{{"subscribed", s.subscribed}};
+  if (s.last_sent_week) o["last_sent_week"] = *s.last_sent_week;
+  return json::serialize(o);
+}
+
+DigestSubscription DecodeSubscription(std::string_view v) {
+  DigestSubscription s;
+  boost::system::error_code ec;
+  auto parsed = json::parse(v, ec);
+  if (ec || !parsed.is_object()) return s;
+  const auto& o = parsed.as_object();
+  if (auto* b = o.if_contains("subscribed"); b && b->is_bool()) s.subscribed = b->as_bool();
+  if (auto* w = o.if_contains("last_sent_week"); w && w->is_string()) s.last_sent_week = std::string(w->as_string());
+  return s;
+}
+
 LatencyFigures FiguresOf(const insights::LatencyHistogram& h) {
   return LatencyFigures{h.Count(), h.Percentile(0.5), h.Percentile(0.9)};
 }
@@ -121,6 +161,10 @@ struct InsightsService::Impl {
   mutable std::mutex wake_mu;
   mutable std::condition_variable wake;     // the worker waits on it between polls
   mutable std::condition_variable applied;  // readers waiting for a position
+  std::mutex topics_mu;
+  DigestTopicsProvider topics;  // guarded by topics_mu
+  std::function<std::size_t()> weekly_digests;  // set by InsightsService (RunWeeklyDigests)
+  std::chrono::steady_clock::time_point next_digest_check{};
 
   Impl(storage::Store& s, const core::Clock& c) : store(s), clock(c) {}
 
@@ -311,6 +355,10 @@ struct InsightsService::Impl {
           busy = false;
         }
       }
+      if (weekly_digests && std::chrono::steady_clock::now() >= next_digest_check) {
+        next_digest_check = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+        weekly_digests();
+      }
       if (!busy) {
         std::unique_lock lock(wake_mu);
         wake.wait_for(lock, std::chrono::milliseconds(50), [this] { return stopping.load(); });
@@ -377,6 +425,7 @@ InsightsService::~InsightsService() { Stop(); }
 
 void InsightsService::Start() {
   if (impl_->worker.joinable()) return;
+  impl_->weekly_digests = [this] { return RunWeeklyDigests(); };
   impl_->stopping = false;
   impl_->worker = std::thread([this] { impl_->Loop(); });
 }
@@ -399,7 +448,10 @@ bool InsightsService::WaitForSeq(std::uint64_t seq, std::chrono::milliseconds ti
 
 Result<InsightsSummary> InsightsService::Summary(const Caller& caller, const SummaryQuery& q) const {
   if (auto st = CheckInsightsReader(caller); !st) return st.take_error();
-  const auto& org = caller.org_id();
+  return SummaryOf(caller.org_id(), q);
+}
+
+Result<InsightsSummary> InsightsService::SummaryOf(const std::string& org, const SummaryQuery& q) const {
   auto days = Impl::RangeOf(q.period);
   InsightsSummary out;
 
@@ -609,6 +661,177 @@ Result<InsightsGaps> InsightsService::Gaps(const Caller& caller, const GapsQuery
                    [](const auto& a, const auto& b) { return a.suggested > b.suggested; });
   if (out.deflection.size() > q.limit) out.deflection.resize(q.limit);
   return out;
+}
+
+// ---- the weekly digest --------------------------------------------------------------------------
+
+void InsightsService::SetDigestTopicsProvider(DigestTopicsProvider provider) {
+  std::lock_guard lock(impl_->topics_mu);
+  impl_->topics = std::move(provider);
+}
+
+Result<InsightsDigest> InsightsService::DigestOf(const std::string& org) const {
+  auto now = impl_->clock.Now();
+  InsightsDigest d;
+  d.period = {now - std::chrono::days(7), now};
+  SummaryQuery q{d.period, std::nullopt, std::nullopt, 24 * 3600, 5};
+  auto s = SummaryOf(org, q);
+  if (!s) return s.take_error();
+  d.summary = std::move(s).value();
+  {
+    std::lock_guard lock(impl_->topics_mu);
+    if (impl_->topics) {
+      try {
+        d.topics = impl_->topics(org, d.period.from, d.period.to);
+      } catch (const std::exception& e) {
+        spdlog::warn("insights digest: topics unavailable: {}", e.what());
+      }
+    }
+  }
+  if (d.topics.size() > 5) d.topics.resize(5);
+  const auto& o = d.summary.overall;
+  auto share = o.within_sla_share ? fmt::format("{:.0f} %", *o.within_sla_share * 100) : std::string("n/a");
+  d.title = fmt::format("Weekly insights: {} new threads, {} answered within 24 h", o.threads, share);
+  auto kind_total = [&](core::ThreadKind k) {
+    std::int64_t n = 0;
+    for (const auto& [status, c] : d.summary.by_kind[k]) n += c;
+    return n;
+  };
+  std::string text = fmt::format("{} to {} (UTC)\n", core::FormatRfc3339(d.period.from).substr(0, 10),
+                                 core::FormatRfc3339(d.period.to).substr(0, 10));
+  text += fmt::format("New threads: {} (questions {}, feature requests {}, complaints {}, tips {}); still unanswered: {}\n",
+                      o.threads, kind_total(core::ThreadKind::kQuestion), kind_total(core::ThreadKind::kFeatureRequest),
+                      kind_total(core::ThreadKind::kComplaint), kind_total(core::ThreadKind::kTip), o.unanswered);
+  text += fmt::format("Time to first answer: median {}, p90 {}; answered within 24 h: {} ({} of {})\n",
+                      OptDuration(o.first_answer.p50_seconds), OptDuration(o.first_answer.p90_seconds), share,
+                      o.answered_within_sla, o.answered);
+  text += fmt::format("Escalations: {}\n", o.escalations);
+  if (!d.topics.empty()) {
+    text += "\nTop topics:\n";
+    for (const auto& t : d.topics) text += fmt::format("- {} ({} threads)\n", t.label, t.threads);
+  }
+  if (!d.summary.oldest_unanswered.empty()) {
+    text += "\nSlowest unanswered:\n";
+    for (const auto& u : d.summary.oldest_unanswered) {
+      text += fmt::format("- {} (waiting {})\n", u.title, HumanDuration(insights::SecondsBetween(u.created_at, now)));
+    }
+  }
+  d.text = std::move(text);
+  return d;
+}
+
+Result<InsightsDigest> InsightsService::PreviewDigest(const Caller& caller) const {
+  if (auto st = CheckInsightsReader(caller); !st) return st.take_error();
+  return DigestOf(caller.org_id());
+}
+
+Result<DigestSubscription> InsightsService::GetDigestSubscription(const Caller& caller) const {
+  if (auto st = CheckInsightsReader(caller); !st) return st.take_error();
+  auto v = impl_->store.GetRaw(keys::kCfDigestSubscriptions, keys::Join(caller.org_id(), caller.user.id));
+  if (!v) return v.take_error();
+  return *v ? DecodeSubscription(**v) : DigestSubscription{};
+}
+
+Result<Written<DigestSubscription>> InsightsService::PutDigestSubscription(const Caller& caller, bool subscribed) {
+  auto current = GetDigestSubscription(caller);
+  if (!current) return current.take_error();
+  current->subscribed = subscribed;
+  storage::Mutation m;
+  m.PutRaw(keys::kCfDigestSubscriptions, keys::Join(caller.org_id(), caller.user.id), EncodeSubscription(*current));
+  core::Event e;
+  e.type = core::EventType::kDigestSubscriptionChanged;
+  e.org_id = caller.org_id();
+  e.user_id = caller.user.id;
+  e.actor_id = caller.user.id;
+  e.at = impl_->clock.Now();
+  m.AddEvent(std::move(e));
+  auto seq = impl_->store.Commit(std::move(m));
+  if (!seq) return seq.take_error();
+  return Written<DigestSubscription>{std::move(current).value(), *seq};
+}
+
+Result<Written<std::size_t>> InsightsService::Send(const std::string& org, const std::vector<core::User>& to,
+                                                   const std::optional<std::string>& week,
+                                                   const std::optional<std::string>& actor) {
+  auto d = DigestOf(org);
+  if (!d) return d.take_error();
+  auto now = impl_->clock.Now();
+  storage::Mutation m;
+  for (const auto& u : to) {
+    core::Notification n;
+    n.id = core::NewId("n", now);
+    n.org_id = org;
+    n.type = core::kNotifyInsightsDigest;
+    n.recipient_user_id = u.id;
+    n.created_at = now;
+    const auto& o = d->summary.overall;
+    n.data_json = json::serialize(json::object{
+        {"title", d->title},
+        {"excerpt", d->text},
+        {"period_from", core::FormatRfc3339(d->period.from)},
+        {"period_to", core::FormatRfc3339(d->period.to)},
+        {"threads", o.threads},
+        {"unanswered", o.unanswered},
+        {"within_sla_share", o.within_sla_share ? json::value(*o.within_sla_share) : json::value(nullptr)}});
+    notify::Enqueue(m, n);
+    if (week) {
+      m.PutRaw(keys::kCfDigestSubscriptions, keys::Join(org, u.id), EncodeSubscription({true, week}));
+    }
+  }
+  core::Event e;
+  e.type = core::EventType::kDigestSent;
+  e.org_id = org;
+  e.actor_id = actor;
+  e.at = now;
+  m.AddEvent(std::move(e));
+  auto seq = impl_->store.Commit(std::move(m));
+  if (!seq) return seq.take_error();
+  return Written<std::size_t>{to.size(), *seq};
+}
+
+Result<Written<std::size_t>> InsightsService::SendDigestNow(const Caller& caller) {
+  if (caller.user.role != core::Role::kAdmin) {
+    return Error::Make(ErrorCode::kForbidden, "only admins can send the digest on demand");
+  }
+  std::vector<core::User> to;
+  auto st = impl_->store.ScanRaw(keys::kCfDigestSubscriptions, keys::OrgPrefix(caller.org_id()), std::nullopt,
+                                 [&](std::string_view user_id, std::string_view value) {
+                                   if (!DecodeSubscription(value).subscribed) return true;
+                                   auto u = impl_->store.GetUser(caller.org_id(), std::string(user_id));
+                                   if (u && core::CanReadInsights(*u)) to.push_back(std::move(u).value());
+                                   return true;
+                                 });
+  if (!st) return st.take_error();
+  return Send(caller.org_id(), to, std::nullopt, caller.user.id);
+}
+
+std::size_t InsightsService::RunWeeklyDigests() {
+  auto now = impl_->clock.Now();
+  auto [week, due] = WeekOf(now);
+  if (now < due) return 0;
+  std::map<std::string, std::vector<core::User>> due_by_org;
+  (void)impl_->store.ScanRaw(keys::kCfDigestSubscriptions, "", std::nullopt,
+                             [&](std::string_view key, std::string_view value) {
+                               auto s = DecodeSubscription(value);
+                               if (!s.subscribed || s.last_sent_week == week) return true;
+                               auto slash = key.find('/');
+                               if (slash == std::string_view::npos) return true;
+                               std::string org(key.substr(0, slash));
+                               auto u = impl_->store.GetUser(org, std::string(key.substr(slash + 1)));
+                               if (u && core::CanReadInsights(*u)) due_by_org[org].push_back(std::move(u).value());
+                               return true;
+                             });
+  std::size_t sent = 0;
+  for (const auto& [org, users] : due_by_org) {
+    auto n = Send(org, users, week, std::nullopt);
+    if (n) {
+      sent += n->value;
+    } else {
+      spdlog::error("insights digest for org {} not sent: {}", org, n.error().cause);
+    }
+  }
+  if (sent > 0) spdlog::info("insights: weekly digest sent to {} subscribers (week of {})", sent, week);
+  return sent;
 }
 
 }  // namespace streetwise::service

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -128,6 +129,28 @@ struct GapsQuery {
   std::size_t limit = 20;
 };
 
+// The weekly digest for subscribed admins and analysts (in-app and e-mail through notify/).
+struct DigestTopic {
+  std::string label;
+  std::int64_t threads = 0;
+};
+// Recurring topics of an org's threads created in [from, to] (from the search index; optional).
+using DigestTopicsProvider =
+    std::function<std::vector<DigestTopic>(const std::string& org_id, core::TimePoint from, core::TimePoint to)>;
+
+struct InsightsDigest {
+  InsightsPeriod period;  // the 7 days before it was made
+  std::string title;
+  std::string text;       // the plain-text body
+  InsightsSummary summary;
+  std::vector<DigestTopic> topics;
+};
+
+struct DigestSubscription {
+  bool subscribed = false;
+  std::optional<std::string> last_sent_week;  // YYYY-MM-DD of the Monday (UTC) of the last digest sent
+};
+
 class InsightsService {
  public:
   InsightsService(storage::Store& store, const core::Clock& clock);
@@ -140,6 +163,18 @@ class InsightsService {
   core::Result<std::vector<ExpertFigures>> Experts(const Caller& caller, const ExpertsQuery& q) const;
   core::Result<InsightsGaps> Gaps(const Caller& caller, const GapsQuery& q) const;
 
+  // The digest as it would be sent now (the last 7 days).
+  core::Result<InsightsDigest> PreviewDigest(const Caller& caller) const;
+  core::Result<DigestSubscription> GetDigestSubscription(const Caller& caller) const;
+  core::Result<Written<DigestSubscription>> PutDigestSubscription(const Caller& caller, bool subscribed);
+  // Sends the digest now to every subscriber of the caller's org (admins only); returns how many.
+  // Does not change the weekly schedule.
+  core::Result<Written<std::size_t>> SendDigestNow(const Caller& caller);
+  // Weekly: at or after Monday 08:00 UTC, every subscriber who has not had this week's digest gets
+  // it (once per week, also across restarts). Checked by the worker about once a minute.
+  std::size_t RunWeeklyDigests();
+  void SetDigestTopicsProvider(DigestTopicsProvider provider);
+
   // Waits (bounded) until the rollups include change-log seq `seq`; false on timeout.
   bool WaitForSeq(std::uint64_t seq, std::chrono::milliseconds timeout) const;
 
@@ -148,6 +183,11 @@ class InsightsService {
   std::uint64_t Position() const;
 
  private:
+  core::Result<InsightsSummary> SummaryOf(const std::string& org_id, const SummaryQuery& q) const;
+  core::Result<InsightsDigest> DigestOf(const std::string& org_id) const;
+  core::Result<Written<std::size_t>> Send(const std::string& org_id, const std::vector<core::User>& to,
+                                          const std::optional<std::string>& week, const std::optional<std::string>& actor);
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

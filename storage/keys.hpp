@@ -47,6 +47,7 @@ inline constexpr std::string_view kCfDeliveries = "deliveries";        // org/we
 //   org/c/<thread_id>            -> the thread's current contributions to the rollups
 //   org/o/<created_ms(be64)>/<thread_id> -> open (unanswered) thread    org/d/<user_id> -> digest subscription
 inline constexpr std::string_view kCfInsights = "insights";
+inline constexpr std::string_view kCfDigestSubscriptions = "digest_subscriptions";  // org/user_id -> weekly digest subscription
 inline constexpr std::string_view kCfMeta = "meta";                   // named singletons
 
 inline constexpr std::string_view kMetaBootstrapped = "bootstrapped";  // default org id once created

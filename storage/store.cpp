@@ -51,14 +51,14 @@ class Int64AddOperator final : public rocksdb::AssociativeMergeOperator {
 };
 
 // Every family, in a fixed order; the index is the handle's position in Impl::handles.
-constexpr std::array<std::string_view, 31> kFamilies{
+constexpr std::array<std::string_view, 32> kFamilies{
     keys::kCfOrgs,        keys::kCfUsers,       keys::kCfTokens,      keys::kCfTokenHashes,
     keys::kCfUserTokens,  keys::kCfThreads,     keys::kCfThreadIndex, keys::kCfTagIndex,
     keys::kCfTagCounts,   keys::kCfRevisions,   keys::kCfAnswerLocator, keys::kCfVotes,
     keys::kCfIdempotency, keys::kCfChangeLog,   keys::kCfOrgEvents,   keys::kCfSuggestions,
     keys::kCfCounters,    keys::kCfExpertise, keys::kCfTagExperts, keys::kCfWatches, keys::kCfAssignments,
     keys::kCfThreadAssignments, keys::kCfUserAssignments, keys::kCfRouting, keys::kCfTimers, keys::kCfOutbox, keys::kCfInbox,
-    keys::kCfWebhooks, keys::kCfDeliveries, keys::kCfInsights, keys::kCfMeta,
+    keys::kCfWebhooks, keys::kCfDeliveries, keys::kCfInsights, keys::kCfDigestSubscriptions, keys::kCfMeta,
 };
 
 Error FromStatus(const rocksdb::Status& s, std::string_view what) {

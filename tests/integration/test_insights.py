@@ -270,3 +270,31 @@ def test_no_figure_counts_another_organisations_threads(seeded):
     assert {k: v["threads"] for k, v in by_name(mine["by_tag"]).items()} == {"pricing": 1}
     # ...and the seeded org's figures are unchanged by it.
     assert summary(seeded["admin"])["threads"] == 6
+
+
+def test_digest_preview_subscription_and_send_to_the_inbox(make_org):
+    org = make_org()
+    analyst, member = org.add_user("analyst"), org.add_user("member")
+    create_thread(member, tags=["pricing"], title="Is there an EMEA price book for 2027?")
+    assert analyst.get("/v1/me/insights-digest").json() == {"subscribed": False, "last_sent_week": None}
+    assert_problem(member.request("PUT", "/v1/me/insights-digest", json={"subscribed": True}), 403, "forbidden")
+    assert_problem(analyst.request("PUT", "/v1/me/insights-digest", json={"subscribed": "yes"}), 422, "validation")
+    put = analyst.request("PUT", "/v1/me/insights-digest", json={"subscribed": True})
+    assert put.status_code == 200 and put.json()["subscribed"] is True, put.text
+
+    preview = wait_until(lambda: (lambda d: d if d["threads"] >= 1 else None)(
+        analyst.get("/v1/insights/digest").json()), 10, "digest counts the new thread")
+    assert preview["title"].startswith("Weekly insights: 1 new threads")
+    assert "Is there an EMEA price book for 2027?" in preview["text"]
+    assert preview["slowest_unanswered"][0]["title"] == "Is there an EMEA price book for 2027?"
+
+    assert_problem(analyst.post("/v1/insights/digest/send"), 403, "forbidden")
+    sent = org.admin.post("/v1/insights/digest/send")
+    assert sent.status_code == 202 and sent.json() == {"recipients": 1}, sent.text
+
+    def digest_items():
+        items = analyst.get("/v1/me/notifications").json()["items"]
+        return [i for i in items if i["type"] == "insights.digest"] or None
+    items = wait_until(digest_items, 10, "digest in the analyst's inbox")
+    assert items[0]["data"]["title"] == preview["title"] and items[0]["thread_id"] == ""
+    assert not [i for i in member.get("/v1/me/notifications").json()["items"] if i["type"] == "insights.digest"]
