@@ -11,7 +11,9 @@ Streams (constant memory) and is seeded: the same --seed and N always give the s
   bench/gen_corpus.py --n 100000 --out corpus.jsonl --queries queries.jsonl [--seed 42]
 """
 import argparse
+import datetime
 import json
+import math
 import random
 import sys
 import time
@@ -298,6 +300,45 @@ class Gen:
         return obj
 
 
+def export_records(g, n, days, end, seed):
+    """The corpus as a `streetwise import` file (export format v1) with timestamps: threads spread
+    uniformly over `days` days before `end`, first answers after a log-normal delay (median 3 h),
+    acceptance a log-normal delay (median 1 day) after the last answer. For the insights benchmark."""
+    r = random.Random(seed * 31 + 7)
+    fmt = lambda t: datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    start = end - days * 86400
+    experts = [f"u-bench-expert-{i}" for i in range(40)]
+    members = [f"u-bench-member-{i}" for i in range(300)]
+    yield {"type": "streetwise-export", "version": 1, "org": {"id": "o-bench", "name": "Bench Co"}}
+    yield {"type": "user", "id": "u-bench-admin", "name": "Bench Admin", "role": "admin", "created_at": fmt(start)}
+    yield {"type": "user", "id": "u-bench-analyst", "name": "Bench Analyst", "role": "analyst", "created_at": fmt(start)}
+    for u in experts:
+        yield {"type": "user", "id": u, "name": u, "role": "expert", "created_at": fmt(start)}
+    for u in members:
+        yield {"type": "user", "id": u, "name": u, "role": "member", "created_at": fmt(start)}
+    for i in range(n):
+        t = g.thread(i)
+        created = start + r.random() * days * 86400
+        author = r.choice(members)
+        line = {"type": "thread", "id": f"t-bench-{i}", "title": t["title"], "body": t["body"], "tags": t["tags"],
+                "kind": t["kind"], "author_id": author, "account": t["account"], "region": t["region"],
+                "product": t["product"], "created_at": fmt(created), "updated_at": fmt(created), "version": 1,
+                "revision": 1, "answers": [], "comments": [],
+                "revisions": [{"revision": 1, "title": t["title"], "body": t["body"], "tags": t["tags"],
+                               "editor_id": author, "created_at": fmt(created)}]}
+        at = created
+        for k, body in enumerate(t.get("answers", [])):
+            at += min(r.lognormvariate(math.log(10800), 1.3), 60 * 86400)
+            line["answers"].append({"id": f"a-bench-{i}-{k}", "body": body, "author_id": r.choice(experts),
+                                    "created_at": fmt(at), "score": 0, "votes": []})
+        if "accepted" in t:
+            line["accepted_answer_id"] = line["answers"][t["accepted"]]["id"]
+            line["accepted_at"] = fmt(at + r.lognormvariate(math.log(86400), 1.0))
+        line["status"] = "resolved" if "accepted" in t else ("answered" if line["answers"] else "open")
+        yield line
+    yield {"type": "end", "users": 2 + len(experts) + len(members), "threads": n}
+
+
 def _cum(ws):
     out, acc = [], 0.0
     for w in ws:
@@ -354,6 +395,8 @@ def main():
     ap.add_argument("--out", default="-", help="JSONL output ('-' = stdout)")
     ap.add_argument("--queries", help="also write the fixed query set (JSONL) here")
     ap.add_argument("--nqueries", type=int, default=200)
+    ap.add_argument("--export-days", type=int, default=0,
+                    help="write a `streetwise import` file with threads spread over this many days (insights bench)")
     a = ap.parse_args()
     if a.queries:
         with open(a.queries, "w") as f:
@@ -364,8 +407,10 @@ def main():
     enc = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
     t0 = time.time()
     buf = []
-    for i in range(a.n):
-        buf.append(enc(g.thread(i)))
+    end = datetime.datetime(2026, 11, 1, tzinfo=datetime.timezone.utc).timestamp()
+    records = export_records(g, a.n, a.export_days, end, a.seed) if a.export_days else (g.thread(i) for i in range(a.n))
+    for rec in records:
+        buf.append(enc(rec))
         if len(buf) == 5000:
             out.write("\n".join(buf) + "\n")
             buf.clear()

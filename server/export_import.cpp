@@ -203,7 +203,7 @@ core::User DecodeUser(const json::object& o) {
   u.name = Str(o, "name");
   u.email = OptStr(o, "email");
   auto role = core::ParseRole(Str(o, "role"));
-  if (!role) throw BadRecord("'role' must be member, expert or admin");
+  if (!role) throw BadRecord("'role' must be member, expert, admin or analyst");
   u.role = *role;
   u.created_at = TimeField(o, "created_at");
   return u;
