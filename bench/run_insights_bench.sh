@@ -33,7 +33,7 @@ for n in "${@:-100000}"; do
   log "waiting for the insights worker and the indexer to catch up"
   while :; do
     lag=$(metric streetwise_insights_lag_events); ilag=$(metric streetwise_index_lag_events)
-    [[ ${lag%.*} == 0 && ${ilag:-0} == 0* ]] && break
+    [[ ${lag%.*} -lt 100 && ${ilag%.*} -lt 100 ]] && break
     sleep 1
   done
   note "$n" "start -> insights and index caught up" "$(elapsed "$t0") s"

@@ -25,6 +25,8 @@ namespace keys = storage::keys;
 namespace {
 
 constexpr std::string_view kSettingsKey = "_settings";  // in kCfRouting, beside org/<thread_id>
+// A thread created this long before its thread.created event (an import of history) is not routed.
+constexpr std::int64_t kImportedHistoryMs = 7LL * 24 * 3600 * 1000;
 
 // ---- small JSON helpers -----------------------------------------------------------------------
 
@@ -564,6 +566,9 @@ struct RoutingService::Impl {
       case core::EventType::kThreadCreated: {
         auto t = store.GetThread(org, *e.thread_id);
         if (!t || Record(org, t->id)) return false;
+        // History brought in by `streetwise import` (created long before it arrived here) is
+        // archived, not routed: nobody should be asked today about a question from last year.
+        if (Ms(e.at) - Ms(t->created_at) > kImportedHistoryMs) return false;
         bool routed = false;
         RoutingRecord rec{org, t->id, 1, false, false, t->tags, {}, {}};
         if (t->kind == core::ThreadKind::kQuestion && t->status == core::ThreadStatus::kOpen) {

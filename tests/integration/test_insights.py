@@ -298,3 +298,13 @@ def test_digest_preview_subscription_and_send_to_the_inbox(make_org):
     items = wait_until(digest_items, 10, "digest in the analyst's inbox")
     assert items[0]["data"]["title"] == preview["title"] and items[0]["thread_id"] == ""
     assert not [i for i in member.get("/v1/me/notifications").json()["items"] if i["type"] == "insights.digest"]
+
+
+def test_imported_history_is_archived_not_routed(seeded):
+    # Thread 4 is an open question created on 2026-03-01 and imported today: nobody is asked.
+    resp = seeded["admin"].get(f"/v1/threads/{seeded['ids'][4]}/routing")
+    assert resp.status_code in (200, 404), resp.text
+    if resp.status_code == 200:
+        assert resp.json()["assignments"] == [], resp.json()
+    inbox = seeded["admin"].get("/v1/me/notifications").json()["items"]
+    assert not [i for i in inbox if i["thread_id"] == seeded["ids"][4]]
