@@ -71,4 +71,38 @@ std::optional<Rollup> Rollup::Decode(std::string_view bytes) {
   return r;
 }
 
+bool RollupSum::AddEncoded(std::string_view bytes) {
+  // Decode fully first so a corrupt value adds nothing.
+  std::uint64_t pairs[2 * 512];
+  std::size_t n = 0;
+  std::string_view in = bytes;
+  while (!in.empty()) {
+    std::uint64_t f = 0, v = 0;
+    if (!GetVarint(in, f) || !GetVarint(in, v) || f >= kMaxField) return false;
+    if (n + 2 > std::size(pairs)) {  // unusually many fields: fall back to the map form
+      auto r = Rollup::Decode(bytes);
+      if (!r) return false;
+      for (const auto& [field, value] : r->fields()) {
+        if (field >= kMaxField) return false;
+      }
+      for (const auto& [field, value] : r->fields()) v_[field] += value;
+      return true;
+    }
+    pairs[n++] = f;
+    pairs[n++] = v;
+  }
+  for (std::size_t i = 0; i < n; i += 2) v_[pairs[i]] += UnZigZag(pairs[i + 1]);
+  return true;
+}
+
+void RollupSum::Merge(const RollupSum& other) {
+  for (std::uint32_t i = 0; i < kMaxField; ++i) v_[i] += other.v_[i];
+}
+
+void RollupSum::AddHistogram(std::uint32_t base, LatencyHistogram& h) const {
+  for (int b = 0; b < kBucketCount && base + static_cast<std::uint32_t>(b) < kMaxField; ++b) {
+    if (auto c = v_[base + static_cast<std::uint32_t>(b)]; c != 0) h.Add(b, c);
+  }
+}
+
 }  // namespace streetwise::insights

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/model.hpp"
 #include "insights/histogram.hpp"
@@ -48,6 +49,22 @@ class Rollup {
 
  private:
   std::map<std::uint32_t, std::int64_t> fields_;  // zero values are never kept
+};
+
+// The sum of many rollups, for reads: a dense array indexed by field id, so adding an encoded rollup
+// is a varint decode straight into place (no allocation). Field ids must be below kMaxField.
+class RollupSum {
+ public:
+  static constexpr std::uint32_t kMaxField = 4096;
+  RollupSum() : v_(kMaxField, 0) {}
+  // Adds an encoded rollup; false (and nothing added) if it does not decode.
+  bool AddEncoded(std::string_view bytes);
+  void Merge(const RollupSum& other);
+  std::int64_t Get(std::uint32_t field) const { return field < kMaxField ? v_[field] : 0; }
+  void AddHistogram(std::uint32_t base, LatencyHistogram& h) const;
+
+ private:
+  std::vector<std::int64_t> v_;
 };
 
 }  // namespace streetwise::insights

@@ -116,7 +116,7 @@ LatencyFigures FiguresOf(const insights::LatencyHistogram& h) {
 
 // Sums thread rollups into the figures of one slice.
 struct SliceAccumulator {
-  Rollup sum;
+  insights::RollupSum sum;
 
   SliceFigures Figures(std::string name, std::int64_t sla_seconds) const {
     SliceFigures f;
@@ -377,27 +377,31 @@ struct InsightsService::Impl {
 
   // Sums the thread rollups of one (class, slice) over the days.
   core::Status SumSlice(const std::string& org, std::string_view cls, std::string_view slice, const DayRange& days,
-                        Rollup& out) const {
+                        insights::RollupSum& out) const {
     auto prefix = OrgKey(org, insights::ThreadRollupKey(cls, slice, ""));
     return store.ScanRaw(kCf, prefix, DayBefore(days.from), [&](std::string_view day, std::string_view value) {
       if (day > days.to) return false;
-      if (auto r = Rollup::Decode(value)) out.Merge(*r);
+      out.AddEncoded(value);
       return true;
     });
   }
 
-  // Sums every slice of a class (optionally only slices starting with `slice_prefix`), per slice.
+  // Sums every slice of a class (optionally only slices starting with `slice_prefix` and ending
+  // with `slice_suffix`), per slice.
   core::Status SumClass(const std::string& org, std::string_view cls, std::string_view slice_prefix,
-                        const DayRange& days, std::map<std::string, SliceAccumulator>& out) const {
+                        const DayRange& days, std::map<std::string, SliceAccumulator>& out,
+                        std::string_view slice_suffix = {}) const {
     auto prefix = OrgKey(org, "r/") + std::string(cls) + "/" + std::string(slice_prefix);
     return store.ScanRaw(kCf, prefix, std::nullopt, [&](std::string_view rest, std::string_view value) {
       // rest = <rest of slice>/<day>
       if (rest.size() < 9) return true;
       auto day = rest.substr(rest.size() - 8);
       if (!days.Contains(day)) return true;
+      auto rest_of_slice = rest.substr(0, rest.size() - 9);
+      if (!rest_of_slice.ends_with(slice_suffix)) return true;
       std::string slice(slice_prefix);
-      slice.append(rest.substr(0, rest.size() - 9));
-      if (auto r = Rollup::Decode(value)) out[slice].sum.Merge(*r);
+      slice.append(rest_of_slice);
+      out[slice].sum.AddEncoded(value);
       return true;
     });
   }
@@ -456,7 +460,7 @@ Result<InsightsSummary> InsightsService::SummaryOf(const std::string& org, const
   InsightsSummary out;
 
   // The selection: the narrowest class holding exactly the threads asked for.
-  Rollup overall;
+  insights::RollupSum overall;
   core::Status st = core::OkStatus();
   if (q.tag && q.region) {
     st = impl_->SumSlice(org, "tr", insights::TagRegionSlice(*q.tag, *q.region), days, overall);
@@ -491,7 +495,7 @@ Result<InsightsSummary> InsightsService::SummaryOf(const std::string& org, const
     if (q.region) {
       // Tag slices restricted to the region live in class "tr" as "<tag>|<region>".
       std::map<std::string, SliceAccumulator> pairs;
-      st = impl_->SumClass(org, "tr", "", days, pairs);
+      st = impl_->SumClass(org, "tr", "", days, pairs, "|" + *q.region);
       if (!st) return st.take_error();
       tags.clear();
       auto suffix = "|" + *q.region;
@@ -542,13 +546,13 @@ Result<std::vector<ExpertFigures>> InsightsService::Experts(const Caller& caller
   if (auto st = CheckInsightsReader(caller); !st) return st.take_error();
   const auto& org = caller.org_id();
   auto days = Impl::RangeOf(q.period);
-  std::map<std::string, Rollup> per_user;
+  std::map<std::string, insights::RollupSum> per_user;
   auto slice = q.tag.value_or("*");
   auto st = impl_->store.ScanRaw(kCf, OrgKey(org, "x/" + slice + "/"), DayBefore(days.from),
                                  [&](std::string_view rest, std::string_view value) {
                                    // rest = <day>/<user>
                                    if (rest.size() < 10 || rest.substr(0, 8) > days.to) return false;
-                                   if (auto r = Rollup::Decode(value)) per_user[std::string(rest.substr(9))].Merge(*r);
+                                   per_user[std::string(rest.substr(9))].AddEncoded(value);
                                    return true;
                                  });
   if (!st) return st.take_error();

@@ -64,6 +64,31 @@ TEST_CASE("rollups round-trip, merge, and drop fields that reach zero") {
   CHECK(Rollup::Decode("")->empty());
 }
 
+TEST_CASE("a dense rollup sum equals the merged rollups and ignores undecodable values") {
+  Rollup a, b;
+  a.Add(field::kEscalations, 2);
+  a.Add(field::kAcceptedBase + 700, 5);
+  b.Add(field::kEscalations, -1);
+  b.Add(3, 9);
+  RollupSum sum;
+  CHECK(sum.AddEncoded(a.Encode()));
+  CHECK(sum.AddEncoded(b.Encode()));
+  CHECK_FALSE(sum.AddEncoded(std::string("\x05", 1)));  // truncated: nothing added
+  Rollup too_big;
+  too_big.Add(RollupSum::kMaxField, 1);
+  CHECK_FALSE(sum.AddEncoded(too_big.Encode()));
+  CHECK(sum.Get(field::kEscalations) == 1);
+  CHECK(sum.Get(3) == 9);
+  LatencyHistogram h;
+  sum.AddHistogram(field::kAcceptedBase, h);
+  CHECK(h.Count() == 5);
+  CHECK(h.buckets().begin()->first == 700);
+  RollupSum twice;
+  twice.Merge(sum);
+  twice.Merge(sum);
+  CHECK(twice.Get(3) == 18);
+}
+
 ThreadFacts Facts() {
   ThreadFacts f;
   f.created_at = At(1'772'442'000);  // 2026-03-02T09:00:00Z
