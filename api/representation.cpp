@@ -141,6 +141,7 @@ json::object SearchHit(const indexer::SearchHit& h) {
                       {"created_at", Time(h.created_at)}};
 }
 
-std::string ThreadETag(const core::Thread& t) { return fmt::format("\"v{}\"", t.version); }
+std::string ThreadETag(const core::Thread& t) { return ThreadETag(t.version); }
+std::string ThreadETag(std::int64_t version) { return fmt::format("\"v{}\"", version); }
 
 }  // namespace streetwise::api::repr

@@ -27,5 +27,6 @@ boost::json::object SearchHit(const indexer::SearchHit& hit);
 
 // `"v<version>"`: the strong ETag of a thread.
 std::string ThreadETag(const core::Thread& thread);
+std::string ThreadETag(std::int64_t version);
 
 }  // namespace streetwise::api::repr

@@ -139,18 +139,24 @@ asio::awaitable<Response> CreateThread(Ctx& ctx, Call& call) {
   co_return WithSeq(std::move(r), created->seq);
 }
 
+// The body of GET /v1/threads/{id}; ThreadService memoises it per thread until the thread changes.
+std::string RenderThreadBody(const core::Thread& t) { return json::serialize(repr::Thread(t)); }
+
 asio::awaitable<Response> GetThread(Ctx& ctx, Call& call) {
-  auto t = ctx.deps.threads->Get(call.Who(), call.params[0]);
+  auto t = ctx.deps.threads->GetRendered(call.Who(), call.params[0], &RenderThreadBody);
   if (!t) co_return ctx.Problem(call, t.error());
-  std::string etag = repr::ThreadETag(*t);
+  std::string etag = repr::ThreadETag((*t)->version);
   if (auto inm = call.req.Header("if-none-match"); inm && (*inm == etag || *inm == "*")) {
     Response r;
     r.status = 304;
     r.content_type.clear();
-    r.With("ETag", etag);
+    r.With("ETag", std::move(etag));
     co_return r;
   }
-  co_return ThreadResponse(200, *t);
+  Response r;
+  r.body = (*t)->body;  // one copy out of the shared memo; the server moves it into the response
+  r.With("ETag", std::move(etag));
+  co_return r;
 }
 
 asio::awaitable<Response> ListThreads(Ctx& ctx, Call& call) {

@@ -46,6 +46,8 @@ core::Status Apply(std::string_view key, std::string_view value, Config& c) {
     return ParseSize(key, value, c.io_threads);
   } else if (key == "blocking_threads") {
     return ParseSize(key, value, c.blocking_threads);
+  } else if (key == "thread_cache_bytes") {
+    return ParseSize(key, value, c.thread_cache_bytes, true);
   } else if (key == "max_body_bytes") {
     return ParseSize(key, value, c.max_body_bytes);
   } else if (key == "max_header_bytes") {
@@ -119,7 +121,8 @@ constexpr std::string_view kKeys[] = {"data_dir",         "listen",           "d
                                       "rate_limit_address_burst", "auth_failures_per_minute",
                                       "smtp_url", "smtp_from", "public_base_url", "webhook_timeout_seconds",
                                       "webhook_allow_private", "answer_link_ttl_hours", "dispatcher_threads",
-                                      "retry_base_ms", "retry_max_attempts", "sse_heartbeat_seconds"};
+                                      "retry_base_ms", "retry_max_attempts", "sse_heartbeat_seconds",
+                                      "thread_cache_bytes"};
 
 }  // namespace
 

@@ -79,7 +79,9 @@ int Serve(server::Config config) {
   }
   core::SystemClock clock;
   service::AccountService accounts(**store, clock);
-  service::ThreadService threads(**store, clock);
+  service::ThreadServiceOptions thread_options;
+  thread_options.rendered_cache_bytes = config.thread_cache_bytes;
+  service::ThreadService threads(**store, clock, thread_options);
 
   auto token_file = config.data_dir / "admin-token";
   auto boot = accounts.BootstrapIfEmpty(

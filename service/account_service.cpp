@@ -46,7 +46,7 @@ Result<Caller> AccountService::Authenticate(std::string_view bearer) const {
   if (!core::IsWellFormedTokenSecret(bearer)) return Unauthenticated();
   std::string digest = core::Sha256Hex(bearer);
   if (auto cached = callers_.Find(digest)) return *cached;
-  auto epoch = callers_.Epoch();
+  auto epoch = callers_.Epoch(digest);
   auto token = store_.FindTokenBySecretHash(digest);
   if (!token) {
     if (token.error().code == ErrorCode::kNotFound) return Unauthenticated();

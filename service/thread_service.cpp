@@ -37,7 +37,11 @@ core::Revision MakeRevision(const core::Thread& t, const std::string& editor, co
 }  // namespace
 
 void ThreadService::InvalidateCached(const Caller& caller, const std::string& thread_id) const {
-  threads_.Invalidate(caller.org_id() + "/" + thread_id);
+  std::string key = caller.org_id() + "/" + thread_id;
+  // threads_ first: GetRendered may render from threads_, and a rendering made from a stale
+  // threads_ entry before this point is then still dropped by rendered_'s invalidation.
+  threads_.Invalidate(key);
+  rendered_.Invalidate(key);
 }
 
 std::mutex& ThreadService::LockFor(const std::string& thread_id) {
@@ -134,10 +138,42 @@ Result<std::optional<storage::IdempotencyRecord>> ThreadService::FindIdempotent(
 Result<core::Thread> ThreadService::Get(const Caller& caller, const std::string& thread_id) const {
   std::string key = caller.org_id() + "/" + thread_id;
   if (auto cached = threads_.Find(key)) return *cached;
-  auto epoch = threads_.Epoch();
+  auto epoch = threads_.Epoch(key);
   auto t = store_.GetThread(caller.org_id(), thread_id);
-  if (t) threads_.Insert(key, std::make_shared<const core::Thread>(*t), epoch);
-  return t;
+  if (!t) return t;
+  auto shared = std::make_shared<const core::Thread>(std::move(t).value());
+  threads_.Insert(std::move(key), shared, epoch);
+  return *shared;
+}
+
+Result<std::shared_ptr<const RenderedThread>> ThreadService::GetRendered(const Caller& caller,
+                                                                         const std::string& thread_id,
+                                                                         ThreadRenderer render) const {
+  ThreadRenderer expected = nullptr;
+  bool memoise = renderer_.compare_exchange_strong(expected, render) || expected == render;
+  std::string key = caller.org_id() + "/" + thread_id;
+  if (memoise) {
+    if (auto cached = rendered_.Find(key)) return cached;
+  }
+  // The epoch is taken before the thread is read (from the thread cache or the store), so a
+  // rendering of a thread that changes meanwhile is not memoised.
+  auto epoch = rendered_.Epoch(key);
+  std::shared_ptr<const RenderedThread> out;
+  if (auto cached = threads_.Find(key)) {
+    out = std::make_shared<const RenderedThread>(RenderedThread{cached->version, render(*cached)});
+  } else {
+    // Not put into threads_: a scan over many threads would only churn it, and the rendering is
+    // what the next read of this thread needs.
+    auto t = store_.GetThread(caller.org_id(), thread_id);
+    if (!t) return t.take_error();
+    out = std::make_shared<const RenderedThread>(RenderedThread{t->version, render(*t)});
+  }
+  if (memoise) {
+    // Charge: the body, the key (held twice) and the entry, index node and shared_ptr block.
+    std::size_t charge = out->body.size() + 2 * key.size() + 200;
+    rendered_.Insert(std::move(key), out, epoch, charge);
+  }
+  return out;
 }
 
 Result<storage::Page<core::Thread>> ThreadService::List(const Caller& caller, const storage::ThreadFilter& filter,

@@ -6,7 +6,10 @@
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -44,10 +47,33 @@ struct IdempotencyIntent {
   std::function<std::string(const core::Thread&)> render_body;
 };
 
+// A thread as a caller renders it (the API: its JSON body), with the version it was rendered from.
+struct RenderedThread {
+  std::int64_t version = 0;  // the thread's version (its ETag)
+  std::string body;
+};
+// Renders a thread; must be a pure function of the thread (see GetRendered).
+using ThreadRenderer = std::string (*)(const core::Thread&);
+
+struct ThreadServiceOptions {
+  // Memory for GetRendered's memo of rendered threads, in bytes (bodies plus ~200 bytes of
+  // bookkeeping per thread). Default 256 MiB: ~125k threads of the benchmark corpus (1.9 KB each).
+  // 0 turns the memo off.
+  std::size_t rendered_cache_bytes = 256u << 20;
+  // Decoded threads kept for Get (edits and votes read through it): an entry count.
+  std::size_t thread_cache_entries = 20000;
+};
+
+// Every write to a thread goes through this service: its caches are invalidated by its own
+// mutations only (after each commit, whether or not the commit succeeded).
 class ThreadService {
  public:
   // `store` and `clock` must outlive the service.
-  ThreadService(storage::Store& store, const core::Clock& clock) : store_(store), clock_(clock) {}
+  ThreadService(storage::Store& store, const core::Clock& clock, const ThreadServiceOptions& options = {})
+      : store_(store),
+        clock_(clock),
+        threads_(options.thread_cache_entries),
+        rendered_(options.rendered_cache_bytes) {}
 
   core::Result<Written<core::Thread>> Create(const Caller& caller, const NewThreadInput& input,
                                              const std::optional<IdempotencyIntent>& idempotency);
@@ -61,6 +87,16 @@ class ThreadService {
                                                                         const std::string& key_hash) const;
 
   core::Result<core::Thread> Get(const Caller& caller, const std::string& thread_id) const;
+  // The thread as `render` renders it, memoised per (org, thread id) until the thread's next
+  // change: a repeated read of an unchanged thread costs a lookup, without the store read, the
+  // decode or the rendering. Every mutation of this service drops the memo after committing (the
+  // ReadCache epoch rule), a delete included, so a stale rendering is never returned; the key
+  // includes the caller's org, so one org never sees another's. `render` must be a pure function of
+  // the thread and the same function on every call (the memo does not know which function made a
+  // body): calls with another function than the first are rendered afresh and not memoised.
+  // Same errors as Get. Thread-safe; runs inline (a point read, no commit).
+  core::Result<std::shared_ptr<const RenderedThread>> GetRendered(const Caller& caller, const std::string& thread_id,
+                                                                  ThreadRenderer render) const;
   core::Result<storage::Page<core::Thread>> List(const Caller& caller, const storage::ThreadFilter& filter,
                                                  const std::optional<std::string>& after, std::size_t limit) const;
   // kPreconditionFailed if the thread's version is not `expected_version`.
@@ -99,8 +135,11 @@ class ThreadService {
   storage::Store& store_;
   const core::Clock& clock_;
   std::array<std::mutex, 64> stripes_;
-  // Threads by org/id for GET; every mutation invalidates its thread after committing.
-  mutable core::ReadCache<core::Thread> threads_{20000};
+  // Threads by org/id for Get, and their renderings for GetRendered; every mutation invalidates
+  // its thread in both after committing.
+  mutable core::ReadCache<core::Thread> threads_;
+  mutable core::ReadCache<RenderedThread> rendered_;
+  mutable std::atomic<ThreadRenderer> renderer_{nullptr};  // the function rendered_ holds bodies of
 };
 
 }  // namespace streetwise::service

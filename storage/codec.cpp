@@ -59,7 +59,12 @@ struct Reader {
 template <class T, class F>
 Result<T> Decode(std::string_view s, std::string_view what, F&& f) {
   try {
-    json::value v = json::parse(s);
+    // The DOM only lives while `f` copies fields out: a monotonic arena (4 KiB on the stack, then
+    // blocks from the heap) instead of one malloc/free per string, array and object. A thread
+    // decode was ~20% of GET /v1/threads/{id}'s CPU, mostly the allocator.
+    unsigned char arena[4096];
+    json::monotonic_resource mr(arena, sizeof arena);
+    json::value v = json::parse(s, &mr);
     const auto& o = v.as_object();
     if (o.at("fv").to_number<std::int64_t>() != kFormatVersion) {
       return Error::Internal(fmt::format("stored {} has unknown format version", what));

@@ -95,6 +95,47 @@ def test_if_none_match_gives_304_until_changed(people):
     assert changed.headers["ETag"] != etag
 
 
+def test_get_never_serves_a_stale_thread(people, make_org):
+    """GET bodies are memoised per thread: every kind of change, and a delete, must show at once."""
+    alice, erin, bob = people["alice"], people["erin"], people["bob"]
+    thread = create_thread(alice, title="memo v1")
+    path = f"/v1/threads/{thread['id']}"
+
+    def fetched():
+        resp = alice.get(path)
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        assert resp.headers["ETag"] == etag_of(body)
+        assert alice.get(path).json() == body  # a repeated read (from the memo) is the same
+        return body
+
+    assert fetched()["version"] == 1
+    answer = post_answer(erin, thread["id"])
+    seen = fetched()
+    assert (seen["version"], seen["answer_count"]) == (2, 1)
+    assert alice.post(f"{path}/comments", json={"body": "which region?"}).status_code == 201
+    seen = fetched()
+    assert (seen["version"], len(seen["comments"])) == (3, 1)
+    assert bob.post(f"/v1/answers/{answer['id']}/vote", json={"value": 1}).status_code == 200
+    seen = fetched()
+    assert (seen["version"], seen["answers"][0]["score"]) == (4, 1)
+    assert alice.post(f"{path}/accept", json={"answer_id": answer["id"]}).status_code == 200
+    seen = fetched()
+    assert (seen["version"], seen["accepted_answer_id"], seen["status"]) == (5, answer["id"], "resolved")
+    assert patch(alice, thread["id"], etag_of(seen), title="memo v2").status_code == 200
+    seen = fetched()
+    assert (seen["version"], seen["title"]) == (6, "memo v2")
+
+    # Another organisation never gets it, memoised or not.
+    rival = make_org().admin
+    assert_problem(rival.get(path), 404, "not-found")
+    assert fetched() == seen
+
+    assert alice.delete(path).status_code == 204
+    assert_problem(alice.get(path), 404, "not-found")
+    assert_problem(alice.get(path, headers={"If-None-Match": etag_of(seen)}), 404, "not-found")
+
+
 def test_authenticated_responses_are_private(people):
     resp = people["alice"].get("/v1/threads")
     assert resp.headers.get("Cache-Control", "").replace(" ", "") == "private,no-cache"

@@ -427,6 +427,70 @@ TEST_CASE_FIXTURE(ServiceFixture, "Another organisation's thread is kNotFound") 
   CHECK(after.answers[0].score == 0);
 }
 
+// Renderers for GetRendered: "<id> v<version> <answers> <comments> <title>", counting their calls.
+int g_renders = 0;
+std::string RenderCounted(const core::Thread& t) {
+  ++g_renders;
+  return t.id + " v" + std::to_string(t.version) + " " + std::to_string(t.answers.size()) + " " +
+         std::to_string(t.comments.size()) + " " + t.title;
+}
+std::string RenderOther(const core::Thread& t) { return "other " + t.id; }
+
+TEST_CASE_FIXTURE(ServiceFixture, "GetRendered memoises a thread's rendering until the thread changes") {
+  core::Thread t = Create(alice, "Renewal pricing");
+  g_renders = 0;
+  auto first = Must(threads->GetRendered(alice, t.id, &RenderCounted));
+  CHECK(first->version == 1);
+  CHECK(first->body == t.id + " v1 0 0 Renewal pricing");
+  auto again = Must(threads->GetRendered(bob, t.id, &RenderCounted));  // any caller of the org
+  CHECK(again == first);
+  CHECK(g_renders == 1);
+
+  // Every mutation bumps the version and drops the memo after committing.
+  core::Answer a = Reply(bob, t);
+  auto answered = Must(threads->GetRendered(alice, t.id, &RenderCounted));
+  CHECK(answered->version == 2);
+  CHECK(answered->body == t.id + " v2 1 0 Renewal pricing");
+  Must(threads->AddComment(carol, t.id, "Which region?", std::nullopt));
+  CHECK(Must(threads->GetRendered(alice, t.id, &RenderCounted))->body == t.id + " v3 1 1 Renewal pricing");
+  Must(threads->Vote(carol, a.id, 1));
+  CHECK(Must(threads->GetRendered(alice, t.id, &RenderCounted))->version == 4);
+  Must(threads->Accept(alice, t.id, a.id));
+  CHECK(Must(threads->GetRendered(alice, t.id, &RenderCounted))->version == 5);
+  ThreadPatchInput p;
+  p.title = "Renewal pricing in EMEA";
+  Must(threads->Patch(alice, t.id, p, 5));
+  auto edited = Must(threads->GetRendered(alice, t.id, &RenderCounted));
+  CHECK(edited->body == t.id + " v6 1 1 Renewal pricing in EMEA");
+  CHECK(g_renders == 6);
+  // Get (which fills the decoded-thread cache) and GetRendered agree afterwards too.
+  CHECK(Get(t).version == 6);
+  CHECK(Must(threads->GetRendered(alice, t.id, &RenderCounted)) == edited);
+  CHECK(g_renders == 6);
+
+  // A delete evicts: the thread is gone, not served from the memo.
+  Must(threads->Delete(alice, t.id));
+  CHECK(MustFail(threads->GetRendered(alice, t.id, &RenderCounted)).code == ErrorCode::kNotFound);
+  CHECK(MustFail(threads->Get(alice, t.id)).code == ErrorCode::kNotFound);
+}
+
+TEST_CASE_FIXTURE(ServiceFixture, "GetRendered is per organisation and per renderer") {
+  core::Thread t = Create(alice, "Internal pricing", {"secret"});
+  auto ours = Must(threads->GetRendered(alice, t.id, &RenderCounted));  // memoised for alice's org
+  auto other_org = Must(accounts->CreateOrg("Rival", "Rita", std::nullopt));
+  Caller rival = Must(accounts->Authenticate(other_org.value.token.secret));
+  REQUIRE(rival.org_id() != alice.org_id());
+  g_renders = 0;
+  CHECK(MustFail(threads->GetRendered(rival, t.id, &RenderCounted)).code == ErrorCode::kNotFound);
+  CHECK(g_renders == 0);
+  CHECK(Must(threads->GetRendered(alice, t.id, &RenderCounted)) == ours);
+
+  // Another function than the first one used is rendered afresh, never served another's bodies.
+  CHECK(Must(threads->GetRendered(alice, t.id, &RenderOther))->body == "other " + t.id);
+  CHECK(Must(threads->GetRendered(alice, t.id, &RenderOther))->body == "other " + t.id);
+  CHECK(Must(threads->GetRendered(alice, t.id, &RenderCounted)) == ours);
+}
+
 TEST_CASE_FIXTURE(ServiceFixture, "Authenticate rejects malformed, unknown and revoked tokens") {
   auto t1 = Must(accounts->IssueToken(alice, alice.user.id, "laptop")).value;
   auto t2 = Must(accounts->IssueToken(alice, alice.user.id, "phone")).value;
