@@ -41,11 +41,11 @@ void SetUpLogging(const std::string& level) {
   g_access->set_level(lvl);
 }
 
-void AccessLog(const boost::json::object& fields) {
+bool AccessLogEnabled() { return g_access && g_access->should_log(spdlog::level::info); }
+
+void AccessLog(std::string_view fields) {
   if (!g_access) return;
-  std::string body = boost::json::serialize(fields);
-  // Drop the braces: the pattern supplies them around ts/level plus these fields.
-  g_access->info("{}", std::string_view(body).substr(1, body.size() - 2));
+  g_access->info("{}", fields);  // the pattern supplies the braces around ts/level plus these fields
 }
 
 }  // namespace streetwise::server

@@ -4,16 +4,19 @@
 // logger (AccessLog) writes {"ts","level", ...fields} with the fields of one request.
 #pragma once
 
-#include <boost/json/object.hpp>
-
 #include <string>
+#include <string_view>
 
 namespace streetwise::server {
 
 // Installs both loggers; `level` is trace|debug|info|warn|error. Call once at start-up.
 void SetUpLogging(const std::string& level);
 
-// Writes one access-log line with the given fields.
-void AccessLog(const boost::json::object& fields);
+// Whether access-log lines are written at the current level (build a line only then).
+bool AccessLogEnabled();
+
+// Writes one access-log line; `fields` are the members of a JSON object without the braces
+// (`"msg":"request","status":200,...`), already escaped.
+void AccessLog(std::string_view fields);
 
 }  // namespace streetwise::server
