@@ -67,7 +67,10 @@ Contributions ContributionsOf(const ThreadFacts& f) {
   for (const auto& tag : f.tags) c[ThreadRollupKey("t", tag, day)] = r;
   if (f.region) {
     c[ThreadRollupKey("r", *f.region, day)] = r;
-    for (const auto& tag : f.tags) c[ThreadRollupKey("tr", TagRegionSlice(tag, *f.region), day)] = r;
+    for (const auto& tag : f.tags) {
+      c[ThreadRollupKey("tr", TagRegionSlice(tag, *f.region), day)] = r;
+      c[ThreadRollupKey("rt", RegionTagSlice(*f.region, tag), day)] = r;
+    }
   }
   return c;
 }
@@ -141,6 +144,13 @@ std::string ExpertRollupKey(std::string_view slice, std::string_view day, std::s
   std::string k = "x/";
   k.append(slice).append("/").append(day).append("/").append(user_id);
   return k;
+}
+
+std::string RegionTagSlice(std::string_view region, std::string_view tag) {
+  std::string s(region);
+  s.push_back('|');
+  s.append(tag);
+  return s;
 }
 
 std::string TagRegionSlice(std::string_view tag, std::string_view region) {

@@ -6,8 +6,9 @@
 // a crash changes nothing.
 //
 // Slices: a thread counts in class "a" (slice "*"), in class "t" once per tag, in class "r" for its
-// region and in class "tr" for every "tag|region" pair, each on the UTC day it was created. That
-// lets a summary filtered by tag and/or region read one class instead of scanning threads.
+// region and in classes "tr" / "rt" for every "tag|region" / "region|tag" pair, each on the UTC day
+// it was created. That lets a summary filtered by tag and/or region read one contiguous key range
+// instead of scanning threads.
 #pragma once
 
 #include <cstdint>
@@ -61,7 +62,9 @@ std::int64_t SecondsBetween(core::TimePoint from, core::TimePoint to);
 // Keys below "<org>/".
 std::string ThreadRollupKey(std::string_view cls, std::string_view slice, std::string_view day);
 std::string ExpertRollupKey(std::string_view slice, std::string_view day, std::string_view user_id);
-// The "tr" slice of a tag and a region. Tags never contain '|'.
+// The "tr" slice of a tag and a region, and the "rt" slice of a region and a tag (the same figures,
+// ordered so that one region's tags are contiguous). Tags never contain '|'.
 std::string TagRegionSlice(std::string_view tag, std::string_view region);
+std::string RegionTagSlice(std::string_view region, std::string_view tag);
 
 }  // namespace streetwise::insights

@@ -102,13 +102,14 @@ ThreadFacts Facts() {
 
 TEST_CASE("a thread contributes to the all, tag, region and tag|region slices of its creation day") {
   auto c = ContributionsOf(Facts());
-  CHECK(c.size() == 1 + 2 + 1 + 2);
+  CHECK(c.size() == 1 + 2 + 1 + 2 + 2);
   const auto& all = c.at("r/a/*/20260302");
   CHECK(all.Get(field::Threads(core::ThreadKind::kQuestion, core::ThreadStatus::kAnswered)) == 1);
   CHECK(all.Get(field::kFirstAnswerBase + static_cast<std::uint32_t>(BucketOf(30))) == 1);
   CHECK(c.count("r/t/oracle/20260302") == 1);
   CHECK(c.count("r/r/EMEA/20260302") == 1);
   CHECK(c.count("r/tr/pricing|EMEA/20260302") == 1);
+  CHECK(c.count("r/rt/EMEA|pricing/20260302") == 1);
 }
 
 TEST_CASE("the difference of contributions moves a thread between slices exactly") {
