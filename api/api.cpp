@@ -154,6 +154,7 @@ Api::Api(ApiDeps deps) : impl_(std::make_unique<Impl>()) {
     for (auto& r : NotifyRoutes()) impl_->routes.push_back(r);
     for (auto& r : AnswerLinkRoutes()) impl_->routes.push_back(r);
   }
+  for (auto& r : InsightsTopicsRoutes()) impl_->routes.push_back(r);
   if (impl_->ctx.deps.insights) {
     for (auto& r : InsightsRoutes()) impl_->routes.push_back(r);
   }

@@ -66,6 +66,7 @@ std::vector<Route> RoutingRoutes();
 std::vector<Route> NotifyRoutes();      // /v1/me/notifications*, /v1/me/notification-settings, /v1/webhooks*
 std::vector<Route> AnswerLinkRoutes();  // /a/{token}: HTML, unauthenticated (the token is the credential)
 std::vector<Route> InsightsRoutes();  // /v1/insights/summary|experts|gaps|digest*, /v1/me/insights-digest
+std::vector<Route> InsightsTopicsRoutes();  // /v1/insights/topics|trending (from the search index)
 std::vector<Route> AdminRoutes();  // /v1/admin/backup (reindex is in SearchRoutes)
 
 // Adds X-Change-Seq to a write response.

@@ -13,6 +13,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "indexer/topics.hpp"
 #include "indexer/xapian_mapping.hpp"
 #include "storage/store.hpp"
 
@@ -52,17 +53,6 @@ class FacetSpy : public Xapian::MatchSpy {
  private:
   void Count(const char* facet, const std::string& value) {
     if (!value.empty()) ++counts[facet][value];
-  }
-};
-
-// Expand terms must be plain words (no boolean-prefixed filter terms such as org or author ids).
-class WordTermsOnly : public Xapian::ExpandDecider {
- public:
-  bool operator()(const std::string& term) const override {
-    if (term.empty()) return false;
-    if (term[0] == 'Z') return term.size() > 3 && !mapping::Stopwords()(term.substr(1));  // stemmed words
-    return std::islower(static_cast<unsigned char>(term[0])) && term.size() > 2 &&
-           !mapping::Stopwords()(term);
   }
 };
 
@@ -268,6 +258,7 @@ struct SearchIndex::Impl {
       });
       if (!st) return st.take_error();
       db.set_metadata(kAppliedSeqKey, std::to_string(head));
+      db.set_metadata(mapping::kMappingVersionKey, mapping::kMappingVersion);
       db.commit();
       db.close();
     } catch (const Xapian::Error& e) {
@@ -304,8 +295,14 @@ Result<std::unique_ptr<SearchIndex>> SearchIndex::Open(const fs::path& index_dir
       impl->writer = std::make_unique<Xapian::WritableDatabase>(impl->GenPath(gen).string(), Xapian::DB_OPEN);
       auto seq_text = impl->writer->get_metadata(kAppliedSeqKey);
       std::uint64_t seq = seq_text.empty() ? 0 : std::stoull(seq_text);
+      auto version = impl->writer->get_metadata(mapping::kMappingVersionKey);
       if (seq > head) {
         spdlog::warn("indexer: index is at seq {} but the change log ends at {}; rebuilding", seq, head);
+        need_rebuild = true;
+      } else if (version != mapping::kMappingVersion) {
+        // Documents written by an older MapThread lack fields the current code reads.
+        spdlog::info("indexer: index mapping version '{}' is not the current '{}'; rebuilding",
+                     version.empty() ? "1" : version, mapping::kMappingVersion);
         need_rebuild = true;
       } else {
         impl->applied = seq;
@@ -498,7 +495,7 @@ Result<std::vector<SearchHit>> SearchIndex::Similar(const SimilarRequest& reques
     if (!first.empty()) {
       Xapian::RSet rset;
       for (auto it = first.begin(); it != first.end(); ++it) rset.add_document(*it);
-      WordTermsOnly decider;
+      mapping::WordTermsOnly decider;
       Xapian::ESet eset = enquire.get_eset(12, rset, &decider);
       if (!eset.empty()) {
         Xapian::Query expanded(Xapian::Query::OP_OR, eset.begin(), eset.end());
@@ -531,6 +528,16 @@ Result<std::vector<SearchHit>> SearchIndex::Similar(const SimilarRequest& reques
     }
     return out;
   });
+}
+
+Result<TopicsResponse> SearchIndex::Topics(const TopicsRequest& request) const {
+  return impl_->WithReader(
+      [&](Xapian::Database& db) -> Result<TopicsResponse> { return topics::FindTopics(db, request); });
+}
+
+Result<TrendingResponse> SearchIndex::Trending(const TrendingRequest& request) const {
+  return impl_->WithReader(
+      [&](Xapian::Database& db) -> Result<TrendingResponse> { return topics::FindTrending(db, request); });
 }
 
 }  // namespace streetwise::indexer

@@ -22,6 +22,7 @@
 
 #include "core/error.hpp"
 #include "indexer/search_types.hpp"
+#include "indexer/topic_types.hpp"
 
 namespace streetwise::storage {
 class Store;
@@ -57,6 +58,12 @@ class SearchIndex {
 
   core::Result<SearchResponse> Search(const SearchRequest& request) const;
   core::Result<std::vector<SearchHit>> Similar(const SimilarRequest& request) const;
+
+  // Recurring topics and trending words/tags of one organisation (indexer/topics.hpp; method in
+  // docs/insights.md). Blocking CPU work bounded by sampling, not by the size of the period.
+  // Precondition: from <= to. No permission check: the caller (service/) does it.
+  core::Result<TopicsResponse> Topics(const TopicsRequest& request) const;
+  core::Result<TrendingResponse> Trending(const TrendingRequest& request) const;
 
   // Rebuilds the index from RocksDB into a new generation and swaps it in. Searches keep
   // answering from the old generation meanwhile. Returns the number of threads indexed.

@@ -93,6 +93,22 @@ Xapian::Query PureExclusion(const std::string& q, Xapian::QueryParser& qp) {
 std::string FilterValue(const std::string& raw) { return Lower(std::string(core::Trim(raw))); }
 std::string OrgTerm(const std::string& org_id) { return kPrefixOrg + org_id; }
 std::string IdTerm(const std::string& thread_id) { return kPrefixId + thread_id; }
+std::string KindTerm(std::string_view kind) { return kPrefixKind + std::string(kind); }
+
+Xapian::Query CreatedBetween(std::int64_t from_ms, std::int64_t to_ms) {
+  return Xapian::Query(Xapian::Query::OP_VALUE_RANGE, kSlotCreated, Xapian::sortable_serialise(static_cast<double>(from_ms)),
+                       Xapian::sortable_serialise(static_cast<double>(to_ms)));
+}
+
+bool IsWordTerm(const std::string& term) {
+  // Prefixes are upper-case ASCII; a word starts with a lower-case letter, a digit or a UTF-8 byte.
+  auto word_start = [](unsigned char c) { return std::islower(c) || std::isdigit(c) || c >= 0x80; };
+  if (term.empty()) return false;
+  if (term[0] == 'Z') {  // the stem of an unprefixed word ("ZS..." would be a title stem)
+    return term.size() > 3 && word_start(static_cast<unsigned char>(term[1])) && !Stopwords()(term.substr(1));
+  }
+  return word_start(static_cast<unsigned char>(term[0])) && term.size() > 2 && !Stopwords()(term);
+}
 
 const Xapian::Stopper& Stopwords() {
   static const Xapian::SimpleStopper stopper(std::begin(kStopwords), std::end(kStopwords));
@@ -147,6 +163,7 @@ Xapian::Document MapThread(const core::Thread& t, Xapian::TermGenerator& tg) {
   doc.add_value(kSlotStatus, std::string(core::ToString(t.status)));
   if (t.deal.region) doc.add_value(kSlotRegion, FilterValue(*t.deal.region));
   if (t.deal.product) doc.add_value(kSlotProduct, FilterValue(*t.deal.product));
+  if (t.deal.account) doc.add_value(kSlotAccount, FilterValue(*t.deal.account));
   std::string joined;
   for (const auto& tag : t.tags) {
     if (!joined.empty()) joined.push_back('\n');
@@ -164,7 +181,8 @@ Xapian::Document MapThread(const core::Thread& t, Xapian::TermGenerator& tg) {
                            {"answer_count", static_cast<std::int64_t>(t.answers.size())},
                            {"accepted", t.accepted_answer_id.has_value()},
                            {"created_ms", core::ToUnixMillis(t.created_at)},
-                           {"text", text}};
+                           {"text", text},
+                           {"body_bytes", static_cast<std::int64_t>(t.body.size())}};  // text[0, body_bytes) is the body
   doc.set_data(boost::json::serialize(data));
   return doc;
 }

@@ -4,7 +4,9 @@
 
 #include <xapian.h>
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "core/model.hpp"
 #include "indexer/search_types.hpp"
@@ -34,12 +36,21 @@ enum Slot : Xapian::valueno {
   kSlotProduct = 6,
   kSlotTags = 7,  // tags joined by '\n'
   kSlotUpdated = 8,
+  kSlotAccount = 9,  // FilterValue(deal.account): distinct accounts per topic (indexer/topics.cpp)
 };
+
+// The document layout above (terms, prefixes, slots, data) has a version, stored in each generation's
+// metadata. SearchIndex::Open rebuilds a generation whose version differs, so bump it whenever
+// MapThread changes what an existing document would hold. "1" (no key) had no account slot and no
+// body_bytes in the document data.
+inline constexpr const char* kMappingVersionKey = "mapping_version";
+inline constexpr const char* kMappingVersion = "2";
 
 // Lower-cases and trims a free-text filter value (account, region, product) for a boolean term.
 std::string FilterValue(const std::string& raw);
 
 std::string OrgTerm(const std::string& org_id);
+std::string KindTerm(std::string_view kind);
 std::string IdTerm(const std::string& thread_id);
 
 // The searchable text of a thread besides its title: body, answers and comments.
@@ -55,6 +66,21 @@ const Xapian::Stopper& Stopwords();
 // The user part of a search (text + filters), NOT including the org filter. Sets `fell_back` if
 // the text had a syntax error and was parsed as plain words instead.
 Xapian::Query BuildUserQuery(const SearchRequest& r, Xapian::QueryParser& qp, bool& fell_back);
+
+// Threads created in [from_ms, to_ms] (ms since the epoch, both inclusive): a value range on
+// kSlotCreated, for use as a filter.
+Xapian::Query CreatedBetween(std::int64_t from_ms, std::int64_t to_ms);
+
+// Free-text word terms: unprefixed lower-case words and their 'Z' stems, longer than two letters
+// and not stopwords. Filter terms (boolean, upper-case prefixes) are never words.
+bool IsWordTerm(const std::string& term);
+
+// An ExpandDecider keeping word terms only (IsWordTerm), so expand sets never offer filter terms
+// such as org or author ids.
+class WordTermsOnly : public Xapian::ExpandDecider {
+ public:
+  bool operator()(const std::string& term) const override { return IsWordTerm(term); }
+};
 
 // Wraps `user` so only documents of `org_id` can match: a structural OP_FILTER on the org's
 // boolean term, never text concatenation.

@@ -8,6 +8,7 @@
 
 #include "core/crypto.hpp"
 #include "insights/contribution.hpp"
+#include "service/insights_service.hpp"
 
 namespace streetwise::service {
 using core::Error;
@@ -64,6 +65,24 @@ Result<indexer::SearchResponse> SearchService::Search(const Caller& caller, inde
     }
   }
   return result;
+}
+
+Result<indexer::TopicsResponse> SearchService::Topics(const Caller& caller, indexer::TopicsRequest request,
+                                                      std::optional<std::uint64_t> after_seq,
+                                                      std::chrono::milliseconds wait) {
+  if (auto st = CheckInsightsReader(caller); !st) return st.take_error();
+  request.org_id = caller.org_id();
+  if (after_seq) index_.WaitForSeq(*after_seq, wait);
+  return index_.Topics(request);
+}
+
+Result<indexer::TrendingResponse> SearchService::Trending(const Caller& caller, indexer::TrendingRequest request,
+                                                          std::optional<std::uint64_t> after_seq,
+                                                          std::chrono::milliseconds wait) {
+  if (auto st = CheckInsightsReader(caller); !st) return st.take_error();
+  request.org_id = caller.org_id();
+  if (after_seq) index_.WaitForSeq(*after_seq, wait);
+  return index_.Trending(request);
 }
 
 Result<SimilarResult> SearchService::Similar(const Caller& caller, indexer::SimilarRequest request) {

@@ -42,6 +42,16 @@ class SearchService {
   core::Result<std::vector<indexer::SearchHit>> SimilarTo(const Caller& caller, const core::Thread& thread,
                                                           std::size_t limit);
 
+  // Recurring topics and trending words/tags of the caller's organisation (indexer/topics.hpp,
+  // docs/insights.md). kForbidden unless the caller may read insights (admins, analysts). The org
+  // is the caller's, never the client's. With `after_seq`, first waits (at most `wait`) until the
+  // index has applied that change-log seq. Precondition: from <= to.
+  core::Result<indexer::TopicsResponse> Topics(const Caller& caller, indexer::TopicsRequest request,
+                                               std::optional<std::uint64_t> after_seq, std::chrono::milliseconds wait);
+  core::Result<indexer::TrendingResponse> Trending(const Caller& caller, indexer::TrendingRequest request,
+                                                   std::optional<std::uint64_t> after_seq,
+                                                   std::chrono::milliseconds wait);
+
   // The caller reports that suggested thread `thread_id` answered them. kNotFound for another
   // user's or org's suggestion; kInvalidArgument if the thread was not among the suggestions.
   core::Result<Written<core::Suggestion>> ResolveSuggestion(const Caller& caller, const std::string& suggestion_id,
