@@ -107,6 +107,15 @@ int Serve(server::Config config) {
   service::RoutingService routing(**store, clock, index->get());
   routing.Start();
   service::InsightsService insights(**store, clock);
+  // The weekly digest lists the week's top topics of every kind from the search index.
+  insights.SetDigestTopicsProvider([idx = index->get()](const std::string& org, core::TimePoint from, core::TimePoint to) {
+    std::vector<service::DigestTopic> out;
+    auto topics = idx->Topics(indexer::TopicsRequest{org, std::nullopt, from, to, 5});
+    if (topics) {
+      for (const auto& t : topics->topics) out.push_back({t.label, static_cast<std::int64_t>(t.thread_count)});
+    }
+    return out;
+  });
   insights.Start();
 
   std::unique_ptr<api::RequestSchemas> schemas;

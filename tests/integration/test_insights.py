@@ -276,15 +276,22 @@ def test_digest_preview_subscription_and_send_to_the_inbox(make_org):
     org = make_org()
     analyst, member = org.add_user("analyst"), org.add_user("member")
     create_thread(member, tags=["pricing"], title="Is there an EMEA price book for 2027?")
+    for title in ("Export reports to Excel spreadsheets", "Excel export of the pipeline report",
+                  "Can reports be exported to Excel?"):
+        create_thread(member, kind="feature_request", tags=["reporting"], title=title,
+                      body="Customers want to export reports to Excel spreadsheets.")
     assert analyst.get("/v1/me/insights-digest").json() == {"subscribed": False, "last_sent_week": None}
     assert_problem(member.request("PUT", "/v1/me/insights-digest", json={"subscribed": True}), 403, "forbidden")
     assert_problem(analyst.request("PUT", "/v1/me/insights-digest", json={"subscribed": "yes"}), 422, "validation")
     put = analyst.request("PUT", "/v1/me/insights-digest", json={"subscribed": True})
     assert put.status_code == 200 and put.json()["subscribed"] is True, put.text
 
-    preview = wait_until(lambda: (lambda d: d if d["threads"] >= 1 else None)(
-        analyst.get("/v1/insights/digest").json()), 10, "digest counts the new thread")
-    assert preview["title"].startswith("Weekly insights: 1 new threads")
+    preview = wait_until(lambda: (lambda d: d if d["threads"] >= 4 else None)(
+        analyst.get("/v1/insights/digest").json()), 10, "digest counts the new threads")
+    assert preview["title"].startswith("Weekly insights: 4 new threads")
+    # Top topics come from the search index: the three Excel requests form one.
+    wait_until(lambda: any("excel" in t["label"] and t["threads"] == 3
+                           for t in analyst.get("/v1/insights/digest").json()["top_topics"]), 10, "excel topic")
     assert "Is there an EMEA price book for 2027?" in preview["text"]
     assert preview["slowest_unanswered"][0]["title"] == "Is there an EMEA price book for 2027?"
 
