@@ -14,10 +14,13 @@ boost::json::object Org(const core::Org& org);
 boost::json::object User(const core::User& user);
 boost::json::object Token(const core::Token& token);
 boost::json::object NewToken(const service::IssuedToken& issued);
-boost::json::object Answer(const core::Thread& thread, const core::Answer& answer);
-boost::json::object Comment(const core::Comment& comment);
+// `sp`: the storage every value of the representation allocates from (default: the heap).
+boost::json::object Answer(const core::Thread& thread, const core::Answer& answer, boost::json::storage_ptr sp = {});
+boost::json::object Comment(const core::Comment& comment, boost::json::storage_ptr sp = {});
 // Full thread with answers and comments.
-boost::json::object Thread(const core::Thread& thread);
+boost::json::object Thread(const core::Thread& thread, boost::json::storage_ptr sp = {});
+// Thread(thread) serialised: the body of GET /v1/threads/{id}.
+std::string ThreadBody(const core::Thread& thread);
 // List entry: no body, body_html, answers or comments.
 boost::json::object ThreadSummary(const core::Thread& thread);
 boost::json::object Revision(const core::Revision& rev);

@@ -139,11 +139,9 @@ asio::awaitable<Response> CreateThread(Ctx& ctx, Call& call) {
   co_return WithSeq(std::move(r), created->seq);
 }
 
-// The body of GET /v1/threads/{id}; ThreadService memoises it per thread until the thread changes.
-std::string RenderThreadBody(const core::Thread& t) { return json::serialize(repr::Thread(t)); }
-
+// The body comes from ThreadService's memo (rendered once per thread version).
 asio::awaitable<Response> GetThread(Ctx& ctx, Call& call) {
-  auto t = ctx.deps.threads->GetRendered(call.Who(), call.params[0], &RenderThreadBody);
+  auto t = ctx.deps.threads->GetRendered(call.Who(), call.params[0], &repr::ThreadBody);
   if (!t) co_return ctx.Problem(call, t.error());
   std::string etag = repr::ThreadETag((*t)->version);
   if (auto inm = call.req.Header("if-none-match"); inm && (*inm == etag || *inm == "*")) {
