@@ -90,9 +90,10 @@ std::vector<std::string_view> Split(std::string_view path) {
   return out;
 }
 
-// Matches `path` against `pattern`; collects ":x" segments into params.
-bool Match(std::string_view pattern, const std::vector<std::string_view>& segs, std::vector<std::string>& params) {
-  auto pat = Split(pattern);
+// Matches a path's segments against a pattern's (Split once per route); collects ":x" segments
+// into params.
+bool Match(const std::vector<std::string_view>& pat, const std::vector<std::string_view>& segs,
+           std::vector<std::string>& params) {
   if (pat.size() != segs.size()) return false;
   std::vector<std::string> out;
   for (std::size_t i = 0; i < pat.size(); ++i) {
@@ -132,6 +133,9 @@ asio::awaitable<Response> OpenApi(Ctx&, Call&) {
 struct Api::Impl {
   Ctx ctx;
   std::vector<Route> routes;
+  // routes[i].pattern split into segments, once: splitting every pattern per request was ~7% of a
+  // cached GET's instructions.
+  std::vector<std::vector<std::string_view>> route_segments;
 };
 
 Api::Api(ApiDeps deps) : impl_(std::make_unique<Impl>()) {
@@ -159,6 +163,8 @@ Api::Api(ApiDeps deps) : impl_(std::make_unique<Impl>()) {
     for (auto& r : InsightsRoutes()) impl_->routes.push_back(r);
   }
   for (auto& r : AdminRoutes()) impl_->routes.push_back(r);
+  // Keep last: after every route is in.
+  for (const auto& r : impl_->routes) impl_->route_segments.push_back(Split(r.pattern));
 }
 
 Api::~Api() = default;
@@ -211,9 +217,10 @@ asio::awaitable<Response> Api::Dispatch(Request request, std::string_view* match
 
   const Route* route = nullptr;
   std::string allowed;
-  for (const auto& r : impl_->routes) {
+  for (std::size_t i = 0; i < impl_->routes.size(); ++i) {
+    const Route& r = impl_->routes[i];
     std::vector<std::string> params;
-    if (!Match(r.pattern, segs, params)) continue;
+    if (!Match(impl_->route_segments[i], segs, params)) continue;
     if (r.method == request.method || (r.method == "GET" && request.method == "HEAD")) {
       route = &r;
       call.params = std::move(params);

@@ -45,9 +45,14 @@ std::string Sha256Hex(std::string_view data) {
   std::array<unsigned char, EVP_MAX_MD_SIZE> md{};
   unsigned int len = 0;
   EVP_Digest(data.data(), data.size(), md.data(), &len, EVP_sha256(), nullptr);
-  std::string out;
-  out.reserve(len * 2);
-  for (unsigned int i = 0; i < len; ++i) fmt::format_to(std::back_inserter(out), "{:02x}", md[i]);
+  // A table, not fmt per byte: this runs for every authenticated request (the token's digest),
+  // and 32 format calls were 16% of a cached GET's instructions.
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(len * 2, '\0');
+  for (unsigned int i = 0; i < len; ++i) {
+    out[2 * i] = kHex[md[i] >> 4];
+    out[2 * i + 1] = kHex[md[i] & 0xf];
+  }
   return out;
 }
 
