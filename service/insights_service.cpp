@@ -814,7 +814,9 @@ Result<Written<std::size_t>> InsightsService::SendDigestNow(const Caller& caller
 
 std::size_t InsightsService::RunWeeklyDigests() {
   auto now = impl_->clock.Now();
-  auto [week, due] = WeekOf(now);
+  const auto this_week = WeekOf(now);
+  const std::string& week = this_week.first;
+  const core::TimePoint due = this_week.second;
   if (now < due) return 0;
   std::map<std::string, std::vector<core::User>> due_by_org;
   (void)impl_->store.ScanRaw(keys::kCfDigestSubscriptions, "", std::nullopt,
