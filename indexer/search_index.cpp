@@ -5,10 +5,15 @@
 #include <spdlog/spdlog.h>
 #include <xapian.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <unordered_map>
@@ -31,30 +36,58 @@ constexpr std::size_t kSnippetBytes = 240;
 
 std::atomic<std::uint64_t> g_next_instance{1};
 
-// Counts facet values over the documents the matcher examines.
+// Counts facet values over the documents the matcher examines. One value read per document
+// (kSlotFacets): reading five slots per document alternated between five B-tree ranges and cost
+// ~2.7 ms per query at 1M threads against ~0.3 ms for one (docs/benchmarks.md).
 class FacetSpy : public Xapian::MatchSpy {
  public:
   void operator()(const Xapian::Document& doc, double) override {
-    Count("kind", doc.get_value(mapping::kSlotKind));
-    Count("status", doc.get_value(mapping::kSlotStatus));
-    Count("region", doc.get_value(mapping::kSlotRegion));
-    Count("product", doc.get_value(mapping::kSlotProduct));
-    std::string tags = doc.get_value(mapping::kSlotTags);
-    std::size_t start = 0;
-    while (start < tags.size()) {
-      auto nl = tags.find('\n', start);
-      if (nl == std::string::npos) nl = tags.size();
-      Count("tag", tags.substr(start, nl - start));
-      start = nl + 1;
-    }
+    if (!mapping::DecodeFacets(doc.get_value(mapping::kSlotFacets), values_)) return;
+    Count(kind_, values_.kind);
+    Count(status_, values_.status);
+    Count(region_, values_.region);
+    Count(product_, values_.product);
+    for (const auto& tag : values_.tags) Count(tag_, tag);
   }
-  std::map<std::string, std::map<std::string, std::uint64_t>> counts;
+  std::map<std::string, std::map<std::string, std::uint64_t>> Take() {
+    std::map<std::string, std::map<std::string, std::uint64_t>> out;
+    for (auto [name, counts] : {std::pair{"kind", &kind_}, {"status", &status_}, {"region", &region_},
+                                {"product", &product_}, {"tag", &tag_}}) {
+      if (!counts->empty()) out[name] = std::move(*counts);
+    }
+    return out;
+  }
 
  private:
-  void Count(const char* facet, const std::string& value) {
-    if (!value.empty()) ++counts[facet][value];
+  static void Count(std::map<std::string, std::uint64_t>& counts, const std::string& value) {
+    if (!value.empty()) ++counts[value];
   }
+  mapping::FacetValues values_;  // reused between documents
+  std::map<std::string, std::uint64_t> kind_, status_, region_, product_, tag_;
 };
+
+// fsyncs every file of a database directory, then the directory: a generation written with
+// DB_NO_SYNC is durable before CURRENT names it.
+core::Status SyncFiles(const fs::path& db_dir) {
+  auto sync = [](const fs::path& p, int flags) -> bool {
+    int fd = ::open(p.c_str(), flags | O_CLOEXEC);
+    if (fd < 0) return false;
+    bool ok = ::fsync(fd) == 0;
+    ::close(fd);
+    return ok;
+  };
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(db_dir, ec)) {
+    if (entry.is_regular_file() && !sync(entry.path(), O_RDONLY)) {
+      return Error::Internal(fmt::format("fsync {}: {}", entry.path().string(), std::strerror(errno)));
+    }
+  }
+  if (ec) return Error::Internal(fmt::format("list {}: {}", db_dir.string(), ec.message()));
+  if (!sync(db_dir, O_RDONLY | O_DIRECTORY)) {
+    return Error::Internal(fmt::format("fsync {}: {}", db_dir.string(), std::strerror(errno)));
+  }
+  return core::OkStatus();
+}
 
 Xapian::Weight* MakeWeight() {
   // k1 below the default 1.2 saturates term frequency sooner: one word repeated many times cannot
@@ -112,12 +145,15 @@ struct SearchIndex::Impl {
     applied_cv.notify_all();
   }
 
-  static Xapian::TermGenerator MakeTermGenerator(Xapian::WritableDatabase& db) {
+  // With `spelling`, every indexed word also goes into the spelling dictionary (FLAG_SPELLING).
+  static Xapian::TermGenerator MakeTermGenerator(Xapian::WritableDatabase& db, bool spelling = true) {
     Xapian::TermGenerator tg;
     tg.set_stemmer(Xapian::Stem("english"));
     tg.set_stemming_strategy(Xapian::TermGenerator::STEM_SOME);
-    tg.set_database(db);
-    tg.set_flags(Xapian::TermGenerator::FLAG_SPELLING);
+    if (spelling) {
+      tg.set_database(db);
+      tg.set_flags(Xapian::TermGenerator::FLAG_SPELLING);
+    }
     return tg;
   }
 
@@ -241,29 +277,127 @@ struct SearchIndex::Impl {
     }
   }
 
+  // Writes generation `gen` from a snapshot of every thread, positioned at `head`. With
+  // options.rebuild_writers = P > 1, P threads each write a temporary database from one contiguous
+  // range of the snapshot (key order) in parallel, and Xapian compaction merges them into the
+  // generation, part after part: the documents keep the scan order, as a single writer would give
+  // them, so a cursor that pages across the swap sees the same order of equally scored threads.
+  // The writer, not the scan, is the bottleneck (docs/benchmarks.md). Nothing is fsynced until the
+  // end (DB_NO_SYNC, then SyncFiles): the generation is not live until CURRENT names it.
   Result<std::uint64_t> BuildGeneration(std::uint64_t gen, std::uint64_t head, const ProgressFn& progress) {
     auto path = GenPath(gen);
+    std::size_t parts = std::max<std::size_t>(1, options.rebuild_writers);
+    std::vector<fs::path> part_paths;
+    for (std::size_t i = 0; i < parts; ++i) {
+      part_paths.push_back(parts == 1 ? path : dir / fmt::format("gen-{}.part-{}", gen, i));
+    }
     std::error_code ec;
     fs::remove_all(path, ec);
-    std::uint64_t count = 0;
-    std::uint64_t total = store.EstimateThreadCount();
+    for (const auto& p : part_paths) fs::remove_all(p, ec);
+    auto remove_parts = [&] {
+      std::error_code ignored;
+      if (parts > 1) {
+        for (const auto& p : part_paths) fs::remove_all(p, ignored);
+      }
+    };
+    auto started = std::chrono::steady_clock::now();
+    auto seconds_since = [](std::chrono::steady_clock::time_point t) {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+    };
+    auto snapshot = store.SnapshotThreads();
+    if (!snapshot) return snapshot.take_error();
+    const storage::ThreadSnapshot& threads = **snapshot;
+    std::uint64_t total = threads.Count();
+
+    std::atomic<std::uint64_t> added{0};
+    std::atomic<bool> failed{false};
+    std::mutex mu;  // guards error, finished
+    std::condition_variable finished_cv;
+    std::size_t finished = 0;
+    std::optional<Error> error;  // the first failure of any writer
+    auto fail = [&](Error e) {
+      std::lock_guard lock(mu);
+      if (!error) error = std::move(e);
+      failed = true;
+    };
+    auto write_part = [&](std::size_t i) {
+      try {
+        Xapian::WritableDatabase db(part_paths[i].string(), Xapian::DB_CREATE_OR_OVERWRITE | Xapian::DB_NO_SYNC);
+        // The spelling dictionary is derived once from the finished generation instead
+        // (mapping::AddSpellings): updating it word by word cost ~8% of a rebuild.
+        auto tg = MakeTermGenerator(db, /*spelling=*/false);
+        std::size_t since_flush = 0;
+        auto st = threads.Scan(total * i / parts, total * (i + 1) / parts, [&](const core::Thread& t) {
+          if (failed) return false;
+          // Each thread is scanned once, so no lookup of an existing document is needed.
+          db.add_document(mapping::MapThread(t, tg));
+          // Small flushes: Xapian buffers changes in node-based maps, and flushing every 1000
+          // documents built ~25% faster than its default of 10000 (docs/benchmarks.md).
+          if (++since_flush == options.rebuild_flush_docs) {
+            db.commit();
+            since_flush = 0;
+          }
+          added.fetch_add(1);
+          return true;
+        });
+        if (!st) fail(st.take_error());
+        db.commit();
+        db.close();
+      } catch (const Xapian::Error& e) {
+        fail(Error::Internal(fmt::format("rebuild index: {}", e.get_description())));
+      } catch (const std::exception& e) {  // e.g. bad_alloc: must not escape the thread
+        fail(Error::Internal(fmt::format("rebuild index: {}", e.what())));
+      }
+      std::lock_guard lock(mu);
+      ++finished;
+      finished_cv.notify_all();
+    };
+    std::vector<std::thread> writers;
+    for (std::size_t i = 0; i < parts; ++i) writers.emplace_back(write_part, i);
+    {
+      // Progress is reported from the calling thread, as before the writers existed.
+      std::unique_lock lock(mu);
+      while (finished < parts) {
+        finished_cv.wait_for(lock, std::chrono::milliseconds(250));
+        if (progress && finished < parts) {
+          lock.unlock();
+          progress(added.load(), total);
+          lock.lock();
+        }
+      }
+    }
+    for (auto& w : writers) w.join();
+    if (error) {
+      remove_parts();
+      return *error;
+    }
+    double written_s = seconds_since(started);
+    auto merge_started = std::chrono::steady_clock::now();
     try {
-      Xapian::WritableDatabase db(path.string(), Xapian::DB_CREATE_OR_OVERWRITE);
-      auto tg = MakeTermGenerator(db);
-      auto st = store.ScanAllThreads([&](const core::Thread& t) {
-        db.replace_document(mapping::IdTerm(t.id), mapping::MapThread(t, tg));
-        ++count;
-        if (progress && count % 1000 == 0) progress(count, std::max(total, count));
-        return true;
-      });
-      if (!st) return st.take_error();
+      if (parts > 1) {
+        Xapian::Database all;
+        for (const auto& p : part_paths) all.add_database(Xapian::Database(p.string()));
+        all.compact(path.string());  // renumbers: each part's documents follow the previous part's
+        all.close();
+        remove_parts();
+      }
+      Xapian::WritableDatabase db(path.string(), Xapian::DB_OPEN | Xapian::DB_NO_SYNC);
+      mapping::AddSpellings(db);
       db.set_metadata(kAppliedSeqKey, std::to_string(head));
       db.set_metadata(mapping::kMappingVersionKey, mapping::kMappingVersion);
       db.commit();
       db.close();
     } catch (const Xapian::Error& e) {
+      remove_parts();
       return Error::Internal(fmt::format("rebuild index: {}", e.get_description()));
     }
+    double merged_s = seconds_since(merge_started);
+    auto sync_started = std::chrono::steady_clock::now();
+    if (auto synced = SyncFiles(path); !synced) return synced.take_error();
+    std::uint64_t count = added.load();
+    spdlog::info("indexer: generation {}: {} threads written in {:.1f} s by {} writer(s); merged, spelling and "
+                 "metadata {:.1f} s; fsync {:.1f} s",
+                 gen, count, written_s, parts, merged_s, seconds_since(sync_started));
     if (progress) progress(count, count);
     return count;
   }
@@ -422,13 +556,14 @@ Result<SearchResponse> SearchIndex::Search(const SearchRequest& request) const {
       hit.accepted = data.at("accepted").as_bool();
       hit.created_at = core::FromUnixMillis(data.at("created_ms").to_number<std::int64_t>());
       std::string text(data.at("text").as_string());
-      hit.snippet = mset.snippet(text, kSnippetBytes, stem,
-                                 Xapian::MSet::SNIPPET_BACKGROUND_MODEL | Xapian::MSet::SNIPPET_EXHAUSTIVE, "<mark>",
-                                 "</mark>", "…");
+      // Exhaustive: the best window of the whole text (answers included). No background model: it
+      // looks up every word of the text in the index (~1.1 ms per page of 20 at 1M threads) only to
+      // prefer rarer non-query words.
+      hit.snippet = mset.snippet(text, kSnippetBytes, stem, Xapian::MSet::SNIPPET_EXHAUSTIVE, "<mark>", "</mark>", "…");
       hit.score = request.q.empty() ? 0 : it.get_percent();
       out.results.push_back(std::move(hit));
     }
-    out.facets = std::move(spy.counts);
+    out.facets = spy.Take();
     // Offer a correction only when the query found nothing: a query whose words all exist must
     // not be second-guessed (and the check costs a second search).
     if (!request.q.empty() && !fell_back && out.results.empty() && request.offset == 0) {

@@ -33,6 +33,9 @@ namespace streetwise::indexer {
 struct IndexOptions {
   std::chrono::milliseconds commit_interval{250};  // default 250 ms: a write is searchable within ~0.3 s
   std::size_t batch_events = 2000;                 // events read from the log per step
+  std::size_t rebuild_writers = 2;                 // default 2 (one per core): threads writing a rebuild's
+                                                   // parts, merged by Xapian compaction; 1 = write directly
+  std::size_t rebuild_flush_docs = 1000;           // default 1000: documents per flush while rebuilding
 };
 
 // Reports rebuild progress: threads done, threads total (estimate).

@@ -115,6 +115,78 @@ const Xapian::Stopper& Stopwords() {
   return stopper;
 }
 
+namespace {
+
+void PutLength(std::string& out, std::size_t n) {
+  // Base-128 varint.
+  while (n >= 0x80) {
+    out.push_back(static_cast<char>((n & 0x7f) | 0x80));
+    n >>= 7;
+  }
+  out.push_back(static_cast<char>(n));
+}
+
+bool GetString(std::string_view& in, std::string& out) {
+  std::size_t n = 0;
+  for (int shift = 0;; shift += 7) {
+    if (in.empty() || shift > 28) return false;
+    auto byte = static_cast<unsigned char>(in.front());
+    in.remove_prefix(1);
+    n |= static_cast<std::size_t>(byte & 0x7f) << shift;
+    if (byte < 0x80) break;
+  }
+  if (n > in.size()) return false;
+  out.assign(in.substr(0, n));
+  in.remove_prefix(n);
+  return true;
+}
+
+}  // namespace
+
+std::string EncodeFacets(const FacetValues& f) {
+  std::string out;
+  for (const std::string* v : {&f.kind, &f.status, &f.region, &f.product}) {
+    PutLength(out, v->size());
+    out += *v;
+  }
+  for (const auto& tag : f.tags) {
+    PutLength(out, tag.size());
+    out += tag;
+  }
+  return out;
+}
+
+bool DecodeFacets(std::string_view in, FacetValues& out) {
+  out.tags.clear();
+  for (std::string* v : {&out.kind, &out.status, &out.region, &out.product}) {
+    if (!GetString(in, *v)) return false;
+  }
+  while (!in.empty()) {
+    if (!GetString(in, out.tags.emplace_back())) return false;
+  }
+  return true;
+}
+
+std::vector<std::string> Words(const std::string& text) {
+  Xapian::TermGenerator tg;  // no stemmer: the unstemmed words only, each with its position
+  Xapian::Document scratch;
+  tg.set_document(scratch);
+  tg.index_text(text);
+  std::vector<std::pair<Xapian::termpos, std::string>> positioned;
+  for (auto it = scratch.termlist_begin(); it != scratch.termlist_end(); ++it) {
+    for (auto p = it.positionlist_begin(); p != it.positionlist_end(); ++p) positioned.emplace_back(*p, *it);
+  }
+  std::sort(positioned.begin(), positioned.end());
+  std::vector<std::string> words;
+  words.reserve(positioned.size());
+  for (auto& [pos, word] : positioned) words.push_back(std::move(word));
+  return words;
+}
+
+std::string TitlePairTerm(const std::string& first, const std::string& second) {
+  return kPrefixTitlePair + first + " " + second;
+}
+
 std::string ThreadText(const core::Thread& t) {
   std::string text = t.body;
   for (const auto& a : t.answers) {
@@ -137,6 +209,10 @@ Xapian::Document MapThread(const core::Thread& t, Xapian::TermGenerator& tg) {
   tg.increase_termpos();
   tg.index_text(t.title, 1, kPrefixTitle);
   tg.increase_termpos();
+  auto title_words = Words(t.title);
+  for (std::size_t i = 1; i < title_words.size(); ++i) {
+    doc.add_boolean_term(TitlePairTerm(title_words[i - 1], title_words[i]));
+  }
   std::string text = ThreadText(t);
   tg.index_text(text);
   for (const auto& tag : t.tags) {
@@ -159,10 +235,6 @@ Xapian::Document MapThread(const core::Thread& t, Xapian::TermGenerator& tg) {
   doc.add_value(kSlotUpdated, Xapian::sortable_serialise(static_cast<double>(core::ToUnixMillis(t.updated_at))));
   doc.add_value(kSlotVotes, Xapian::sortable_serialise(static_cast<double>(votes)));
   doc.add_value(kSlotAnswerCount, Xapian::sortable_serialise(static_cast<double>(t.answers.size())));
-  doc.add_value(kSlotKind, std::string(core::ToString(t.kind)));
-  doc.add_value(kSlotStatus, std::string(core::ToString(t.status)));
-  if (t.deal.region) doc.add_value(kSlotRegion, FilterValue(*t.deal.region));
-  if (t.deal.product) doc.add_value(kSlotProduct, FilterValue(*t.deal.product));
   if (t.deal.account) doc.add_value(kSlotAccount, FilterValue(*t.deal.account));
   std::string joined;
   for (const auto& tag : t.tags) {
@@ -170,6 +242,10 @@ Xapian::Document MapThread(const core::Thread& t, Xapian::TermGenerator& tg) {
     joined += tag;
   }
   doc.add_value(kSlotTags, joined);
+  FacetValues facets{std::string(core::ToString(t.kind)), std::string(core::ToString(t.status)),
+                     t.deal.region ? FilterValue(*t.deal.region) : std::string(),
+                     t.deal.product ? FilterValue(*t.deal.product) : std::string(), t.tags};
+  doc.add_value(kSlotFacets, EncodeFacets(facets));
 
   boost::json::array tags;
   for (const auto& tag : t.tags) tags.emplace_back(tag);
@@ -185,6 +261,27 @@ Xapian::Document MapThread(const core::Thread& t, Xapian::TermGenerator& tg) {
                            {"body_bytes", static_cast<std::int64_t>(t.body.size())}};  // text[0, body_bytes) is the body
   doc.set_data(boost::json::serialize(data));
   return doc;
+}
+
+void AddSpellings(Xapian::WritableDatabase& db) {
+  // MapThread indexes each title word three times unprefixed (wdf 3) and once under kPrefixTitle
+  // (wdf 1); every other unprefixed occurrence has wdf 1. FLAG_SPELLING counts occurrences, so a
+  // word's spelling frequency is its collection frequency minus twice its title frequency.
+  // Unprefixed words sort before 'A' (digits) or after 'Z' (lower-case letters, UTF-8); every
+  // prefix is upper-case ASCII, so the prefixed terms are skipped in one jump.
+  std::vector<std::pair<std::string, Xapian::termcount>> words;
+  for (auto it = db.allterms_begin(); it != db.allterms_end(); ++it) {
+    const std::string& term = *it;
+    if (term[0] >= 'A' && term[0] <= 'Z') {
+      it.skip_to(std::string(1, 'Z' + 1));
+      if (it == db.allterms_end()) break;
+    }
+    const std::string& word = *it;
+    auto occurrences = static_cast<std::int64_t>(db.get_collection_freq(word)) -
+                       2 * static_cast<std::int64_t>(db.get_collection_freq(kPrefixTitle + word));
+    if (occurrences > 0) words.emplace_back(word, static_cast<Xapian::termcount>(occurrences));
+  }
+  for (const auto& [word, n] : words) db.add_spelling(word, n);
 }
 
 void ConfigureParser(Xapian::QueryParser& qp) {
@@ -221,22 +318,22 @@ Xapian::Query BuildUserQuery(const SearchRequest& r, Xapian::QueryParser& qp, bo
       }
     }
     // An exact phrase in the title outranks scattered matches: boost documents whose title holds
-    // the query's words as a phrase.
-    Xapian::TermGenerator words;  // reuse Xapian's tokeniser for the phrase terms
-    std::vector<Xapian::Query> phrase;
-    Xapian::Document scratch;
-    words.set_document(scratch);
-    words.index_text(PlainWords(q), 1, kPrefixTitle);
-    std::vector<std::pair<Xapian::termpos, std::string>> positioned;
-    for (auto it = scratch.termlist_begin(); it != scratch.termlist_end(); ++it) {
-      for (auto p = it.positionlist_begin(); p != it.positionlist_end(); ++p) positioned.emplace_back(*p, *it);
-    }
-    std::sort(positioned.begin(), positioned.end());
-    if (positioned.size() >= 2 && positioned.size() <= 8) {
-      for (const auto& [pos, term] : positioned) phrase.emplace_back(term);
-      Xapian::Query boost(Xapian::Query::OP_SCALE_WEIGHT,
-                          Xapian::Query(Xapian::Query::OP_PHRASE, phrase.begin(), phrase.end()), 2.0);
-      text = Xapian::Query(Xapian::Query::OP_AND_MAYBE, text, boost);
+    // every adjacent pair of the query's words (for two words, exactly the phrase). The pairs are
+    // boolean terms, so finding those documents reads no positions: a positional phrase check on
+    // every document with both words in its title cost up to 0.7 s per query at 1M threads
+    // (docs/benchmarks.md). The boost's weight is that of the title words.
+    auto words = Words(PlainWords(q));
+    if (words.size() >= 2 && words.size() <= 8) {
+      std::vector<Xapian::Query> title_words, pairs;
+      for (std::size_t i = 0; i < words.size(); ++i) {
+        title_words.emplace_back(kPrefixTitle + words[i]);
+        if (i > 0) pairs.emplace_back(TitlePairTerm(words[i - 1], words[i]));
+      }
+      Xapian::Query in_title(Xapian::Query::OP_FILTER,
+                             Xapian::Query(Xapian::Query::OP_AND, title_words.begin(), title_words.end()),
+                             Xapian::Query(Xapian::Query::OP_AND, pairs.begin(), pairs.end()));
+      text = Xapian::Query(Xapian::Query::OP_AND_MAYBE, text,
+                           Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT, in_title, 2.0));
     }
   }
   Xapian::Query filters;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/model.hpp"
 #include "indexer/search_types.hpp"
@@ -24,27 +25,32 @@ inline constexpr const char* kPrefixStatus = "XS";
 inline constexpr const char* kPrefixAccount = "XA";
 inline constexpr const char* kPrefixRegion = "XR";
 inline constexpr const char* kPrefixProduct = "XP";
+// Adjacent title words "XT<word> <word>" (boolean): lets the title-phrase boost find its documents
+// without reading positions (see BuildUserQuery).
+inline constexpr const char* kPrefixTitlePair = "XT";
 
 // Value slots.
 enum Slot : Xapian::valueno {
   kSlotCreated = 0,      // sortable_serialise(ms since epoch)
   kSlotVotes = 1,        // sortable_serialise(sum of answer scores)
   kSlotAnswerCount = 2,  // sortable_serialise(number of answers)
-  kSlotKind = 3,
-  kSlotStatus = 4,
-  kSlotRegion = 5,
-  kSlotProduct = 6,
+  kSlotKind = 3,     // not written since mapping "3" (kSlotFacets holds it); numbers are never reused
+  kSlotStatus = 4,   // not written since mapping "3"
+  kSlotRegion = 5,   // not written since mapping "3"
+  kSlotProduct = 6,  // not written since mapping "3"
   kSlotTags = 7,  // tags joined by '\n'
   kSlotUpdated = 8,
   kSlotAccount = 9,  // FilterValue(deal.account): distinct accounts per topic (indexer/topics.cpp)
+  kSlotFacets = 10,  // EncodeFacets(kind, status, region, product, tags): every facet in one read
 };
 
 // The document layout above (terms, prefixes, slots, data) has a version, stored in each generation's
 // metadata. SearchIndex::Open rebuilds a generation whose version differs, so bump it whenever
 // MapThread changes what an existing document would hold. "1" (no key) had no account slot and no
-// body_bytes in the document data.
+// body_bytes in the document data; "2" had no title pair terms (kPrefixTitlePair) and no kSlotFacets,
+// and wrote kind, status, region and product in slots of their own.
 inline constexpr const char* kMappingVersionKey = "mapping_version";
-inline constexpr const char* kMappingVersion = "2";
+inline constexpr const char* kMappingVersion = "3";
 
 // Lower-cases and trims a free-text filter value (account, region, product) for a boolean term.
 std::string FilterValue(const std::string& raw);
@@ -53,11 +59,33 @@ std::string OrgTerm(const std::string& org_id);
 std::string KindTerm(std::string_view kind);
 std::string IdTerm(const std::string& thread_id);
 
+// The facet values of a thread in one value (kSlotFacets), so a facet count reads one value per
+// document instead of five (each value slot is a separate B-tree lookup). Length-prefixed, so any
+// byte may occur in a value. DecodeFacets returns false for malformed input.
+struct FacetValues {
+  std::string kind, status, region, product;
+  std::vector<std::string> tags;
+};
+std::string EncodeFacets(const FacetValues& f);
+bool DecodeFacets(std::string_view encoded, FacetValues& out);
+
+// The words of `text` in order, lower-cased and unstemmed, as Xapian's TermGenerator splits them
+// (the positional title terms are these words under kPrefixTitle).
+std::vector<std::string> Words(const std::string& text);
+std::string TitlePairTerm(const std::string& first, const std::string& second);
+
 // The searchable text of a thread besides its title: body, answers and comments.
 std::string ThreadText(const core::Thread& t);
 
 // Builds the document for `t`. `tg` is configured by the caller (stemmer, database for spelling).
 Xapian::Document MapThread(const core::Thread& t, Xapian::TermGenerator& tg);
+
+// Adds every word of `db` to its spelling dictionary with the frequency that indexing its documents
+// with MapThread and TermGenerator::FLAG_SPELLING would have given it (one per occurrence in the
+// unprefixed text), from the index statistics. For a database built without FLAG_SPELLING (a
+// rebuild): one pass over the words instead of a dictionary update per word while indexing.
+// Throws Xapian::Error.
+void AddSpellings(Xapian::WritableDatabase& db);
 
 // A QueryParser configured with our stemmer, stopwords and field prefixes.
 void ConfigureParser(Xapian::QueryParser& qp);

@@ -692,6 +692,52 @@ core::Status Store::ScanAllThreads(const std::function<bool(const core::Thread&)
   return core::OkStatus();
 }
 
+struct ThreadSnapshot::Impl {
+  rocksdb::DB* db = nullptr;  // the Store's; outlives the snapshot
+  rocksdb::ColumnFamilyHandle* cf = nullptr;
+  const rocksdb::Snapshot* snapshot = nullptr;
+  std::uint64_t count = 0;
+
+  ~Impl() {
+    if (snapshot) db->ReleaseSnapshot(snapshot);
+  }
+  std::unique_ptr<rocksdb::Iterator> NewIterator() const {
+    rocksdb::ReadOptions ro;
+    ro.snapshot = snapshot;
+    return std::unique_ptr<rocksdb::Iterator>(db->NewIterator(ro, cf));
+  }
+};
+
+ThreadSnapshot::ThreadSnapshot(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ThreadSnapshot::~ThreadSnapshot() = default;
+
+std::uint64_t ThreadSnapshot::Count() const { return impl_->count; }
+
+core::Status ThreadSnapshot::Scan(std::uint64_t begin, std::uint64_t end,
+                                  const std::function<bool(const core::Thread&)>& visit) const {
+  auto it = impl_->NewIterator();
+  std::uint64_t pos = 0;
+  for (it->SeekToFirst(); it->Valid() && pos < begin; it->Next()) ++pos;  // keys only: no decoding
+  for (; it->Valid() && pos < end; it->Next(), ++pos) {
+    auto t = codec::DecodeThread(std::string_view(it->value().data(), it->value().size()));
+    if (!t) return t.take_error();
+    if (!visit(*t)) break;
+  }
+  if (!it->status().ok()) return FromStatus(it->status(), "scan threads");
+  return core::OkStatus();
+}
+
+Result<std::unique_ptr<ThreadSnapshot>> Store::SnapshotThreads() const {
+  auto impl = std::make_unique<ThreadSnapshot::Impl>();
+  impl->db = impl_->db.get();
+  impl->cf = impl_->Cf(keys::kCfThreads);
+  impl->snapshot = impl_->db->GetSnapshot();
+  auto it = impl->NewIterator();
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++impl->count;
+  if (!it->status().ok()) return FromStatus(it->status(), "count threads");
+  return std::unique_ptr<ThreadSnapshot>(new ThreadSnapshot(std::move(impl)));
+}
+
 std::uint64_t Store::EstimateThreadCount() const {
   std::uint64_t n = 0;
   impl_->db->GetIntProperty(impl_->Cf(keys::kCfThreads), "rocksdb.estimate-num-keys", &n);

@@ -122,6 +122,28 @@ class Mutation {
   std::vector<core::Event> events_;
 };
 
+// A consistent snapshot of every thread, read in contiguous ranges of positions (key order) from
+// several threads at once: for rebuilding derived indexes in parallel while keeping the key order.
+// Holds a RocksDB snapshot until destroyed; must not outlive its Store. Thread-safe.
+class ThreadSnapshot {
+ public:
+  ~ThreadSnapshot();
+  ThreadSnapshot(const ThreadSnapshot&) = delete;
+  ThreadSnapshot& operator=(const ThreadSnapshot&) = delete;
+
+  // The number of threads in the snapshot (counted when it was taken).
+  std::uint64_t Count() const;
+  // Visits the threads at positions [begin, end) in key order; `visit` returns false to stop.
+  core::Status Scan(std::uint64_t begin, std::uint64_t end,
+                    const std::function<bool(const core::Thread&)>& visit) const;
+
+ private:
+  friend class Store;
+  struct Impl;
+  explicit ThreadSnapshot(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
 class Store {
  public:
   // Opens (creating if needed) the database in `dir`. Errors: kUnavailable if the directory is
@@ -169,6 +191,8 @@ class Store {
   core::Status ScanAllThreads(const std::function<bool(const core::Thread&)>& visit) const;
   // RocksDB's estimate of the number of threads (for progress reporting).
   std::uint64_t EstimateThreadCount() const;
+  // Takes a snapshot of every thread and counts them (a pass over the keys, no decoding).
+  core::Result<std::unique_ptr<ThreadSnapshot>> SnapshotThreads() const;
 
   core::Result<core::Suggestion> GetSuggestion(const std::string& org_id, const std::string& id) const;
   // Counters of one org whose names start with `prefix`, as (name suffix, value).

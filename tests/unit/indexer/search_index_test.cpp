@@ -98,6 +98,69 @@ TEST_CASE("MapThread: boolean filter terms, values and stored data") {
   CHECK(doc.get_value(mapping::kSlotTags) == "oracle\ndatabases");
   CHECK(Xapian::sortable_unserialise(doc.get_value(mapping::kSlotVotes)) == doctest::Approx(3));
   CHECK(doc.get_data().find("\"id\":\"t1\"") != std::string::npos);
+  // Adjacent title words, for the title-phrase boost.
+  CHECK(HasTerm(doc, "XTdoes it"));
+  CHECK(HasTerm(doc, "XToracle 19c"));
+  CHECK_FALSE(HasTerm(doc, "XTdoes run"));
+  mapping::FacetValues facets;
+  REQUIRE(mapping::DecodeFacets(doc.get_value(mapping::kSlotFacets), facets));
+  CHECK(facets.kind == "feature_request");
+  CHECK(facets.status == "open");
+  CHECK(facets.region == "emea");
+  CHECK(facets.product.empty());
+  CHECK(facets.tags == std::vector<std::string>{"oracle", "databases"});
+}
+
+TEST_CASE("EncodeFacets/DecodeFacets: any bytes round-trip; malformed input is rejected") {
+  mapping::FacetValues in{"question", "open", "line\nbreak", "", {"a", std::string(300, 'x'), ""}};
+  mapping::FacetValues out;
+  auto encoded = mapping::EncodeFacets(in);
+  REQUIRE(mapping::DecodeFacets(encoded, out));
+  CHECK(out.kind == in.kind);
+  CHECK(out.status == in.status);
+  CHECK(out.region == in.region);
+  CHECK(out.product.empty());
+  CHECK(out.tags == in.tags);
+  CHECK_FALSE(mapping::DecodeFacets("", out));                         // no kind
+  CHECK_FALSE(mapping::DecodeFacets(encoded.substr(0, encoded.size() - 2), out));  // truncated
+  CHECK_FALSE(mapping::DecodeFacets(std::string(6, '\xff'), out));     // endless length
+}
+
+TEST_CASE("AddSpellings gives every word the frequency FLAG_SPELLING gives it while indexing") {
+  TempDir dir;
+  Xapian::WritableDatabase live((dir.path() / "live").string(), Xapian::DB_CREATE);
+  Xapian::WritableDatabase derived((dir.path() / "derived").string(), Xapian::DB_CREATE);
+  Xapian::TermGenerator with_spelling, without;
+  for (auto* tg : {&with_spelling, &without}) {
+    tg->set_stemmer(Xapian::Stem("english"));
+    tg->set_stemming_strategy(Xapian::TermGenerator::STEM_SOME);
+  }
+  with_spelling.set_database(live);
+  with_spelling.set_flags(Xapian::TermGenerator::FLAG_SPELLING);
+  auto t = SampleThread();
+  for (int i = 0; i < 3; ++i) {
+    t.id = "t" + std::to_string(i);
+    t.title = i == 1 ? "Oracle oracle 19c licence" : "Does it run on Oracle 19c?";
+    t.tags = i == 2 ? std::vector<std::string>{"oracle-db", "emea"} : std::vector<std::string>{"pricing"};
+    live.add_document(mapping::MapThread(t, with_spelling));
+    derived.add_document(mapping::MapThread(t, without));
+  }
+  live.commit();
+  derived.commit();
+  REQUIRE(derived.spellings_begin() == derived.spellings_end());
+  mapping::AddSpellings(derived);
+  derived.commit();
+  std::vector<std::pair<std::string, Xapian::doccount>> expected, got;
+  for (auto it = live.spellings_begin(); it != live.spellings_end(); ++it) expected.emplace_back(*it, it.get_termfreq());
+  for (auto it = derived.spellings_begin(); it != derived.spellings_end(); ++it) got.emplace_back(*it, it.get_termfreq());
+  CHECK(expected.size() > 10);
+  CHECK(got == expected);
+}
+
+TEST_CASE("Words splits like the indexer: lower-cased, unstemmed, in order") {
+  CHECK(mapping::Words("Does it run on Oracle 19c?") ==
+        std::vector<std::string>{"does", "it", "run", "on", "oracle", "19c"});
+  CHECK(mapping::Words("").empty());
 }
 
 TEST_CASE("BuildUserQuery: fields, filters and the plain-words fallback") {
@@ -156,6 +219,30 @@ TEST_CASE("SearchIndex: writes become searchable, stemming, snippets are escaped
   CHECK(w.Search(b, "pricing").results.size() == 1);
 }
 
+TEST_CASE("SearchIndex: an exact phrase in the title outranks scattered matches; facets count") {
+  World w;
+  w.index->Start();
+  auto a = w.NewOrg("A");
+  // More occurrences of both words, but never adjacent in the title.
+  w.Post(a, "Churn risk at the renewal", "The renewal is at risk of churn. Churn again at renewal time.", {"x"});
+  w.Post(a, "Renewal churn review", "Numbers attached.", {"y"});
+  auto seq = w.Post(a, "Unrelated", "nothing here", {"x"});
+  REQUIRE(w.index->WaitForSeq(seq, std::chrono::seconds(5)));
+
+  auto res = w.Search(a, "renewal churn");
+  REQUIRE(res.results.size() == 2);
+  CHECK(res.results[0].title == "Renewal churn review");
+  // The boost only reorders: the scattered match is still found, and without the phrase the
+  // scattered match ranks first.
+  CHECK(res.results[1].title == "Churn risk at the renewal");
+  auto reversed = w.Search(a, "churn renewal");
+  REQUIRE(reversed.results.size() == 2);
+  CHECK(reversed.results[0].title == "Churn risk at the renewal");
+  CHECK(res.facets["tag"] == std::map<std::string, std::uint64_t>{{"x", 1}, {"y", 1}});
+  CHECK(res.facets["kind"] == std::map<std::string, std::uint64_t>{{"question", 2}});
+  CHECK(res.facets.count("region") == 0);
+}
+
 TEST_CASE("SearchIndex: position survives reopen; Rebuild swaps generations with identical results") {
   World w;
   auto a = w.NewOrg("A");
@@ -174,6 +261,58 @@ TEST_CASE("SearchIndex: position survives reopen; Rebuild swaps generations with
   CHECK(n == 30);
   CHECK(w.Search(a, "shipping").estimated_total == 30);
   CHECK(w.index->AppliedSeq() == seq);
+}
+
+TEST_CASE("SearchIndex: a rebuild in parallel parts finds the same threads as one writer") {
+  World w;
+  auto a = w.NewOrg("A");
+  auto b = w.NewOrg("B");
+  std::uint64_t seq = 0;
+  for (int i = 0; i < 40; ++i) {
+    seq = w.Post(i % 4 ? a : b, "Shipping question " + std::to_string(i), "customs paperwork for emea",
+                 {i % 2 ? "odd" : "even"});
+  }
+  w.index.reset();
+  std::uint64_t threads = 40, in_a = 30;
+  std::vector<std::string> single_writer_order;
+  for (std::size_t writers : {1u, 3u}) {
+    CAPTURE(writers);
+    sw::indexer::IndexOptions options{std::chrono::milliseconds(10)};
+    options.rebuild_writers = writers;
+    options.rebuild_flush_docs = 7;  // several flushes per part
+    auto index = Must(sw::indexer::SearchIndex::Open(w.dir.path() / "index", *w.store, options));
+    CHECK(Must(index->Rebuild(nullptr)) == threads);
+    CHECK(index->AppliedSeq() == seq);
+    for (const auto& entry : std::filesystem::directory_iterator(w.dir.path() / "index")) {
+      CHECK(entry.path().filename().string().find(".part-") == std::string::npos);  // parts removed
+    }
+    sw::indexer::SearchRequest r;
+    r.org_id = a.org_id();
+    r.q = "customs";
+    r.limit = 100;
+    auto res = Must(index->Search(r));
+    CHECK(res.estimated_total == in_a);
+    // Equally scored threads come in document order: the parts are merged in scan order, so a
+    // cursor paging across a rebuild sees the order a single writer gives.
+    std::vector<std::string> order;
+    for (const auto& hit : res.results) {
+      if (hit.title.rfind("Shipping question", 0) == 0) order.push_back(hit.thread_id);  // equal scores
+    }
+    if (writers == 1) single_writer_order = order;
+    CHECK(order.size() == 30);
+    CHECK(order == single_writer_order);
+    CHECK(res.facets["tag"]["odd"] == 20);  // i % 4 != 0 and odd: every odd i
+    r.q = "custons";  // the spelling dictionary survives the merge
+    CHECK(Must(index->Search(r)).did_you_mean == std::optional<std::string>("customs"));
+    // The tailer continues on the rebuilt generation.
+    index->Start();
+    seq = w.Post(a, "Late thread", "customs again");
+    REQUIRE(index->WaitForSeq(seq, std::chrono::seconds(5)));
+    r.q = "customs";
+    CHECK(Must(index->Search(r)).estimated_total == in_a + 1);
+    ++threads;
+    ++in_a;
+  }
 }
 
 TEST_CASE("SearchIndex: an index positioned beyond the change log is rebuilt at open") {
