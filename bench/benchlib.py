@@ -7,7 +7,7 @@
   benchlib.py search-check ADDR TOKEN QUERIES OUT  -> per-query hit counts over HTTP (JSONL, for FTS5 comparison)
   benchlib.py run-wrk --name NAME --n N --server-pid PID --results FILE -- WRK ARGS...
         runs wrk, prints its output, appends {type: wrk, rps, p50_ms, p99_ms, CPU of server/wrk/other} to FILE
-  benchlib.py wait-idle PID                        -> waits until PID is idle (< 5% CPU over 1 s), prints seconds
+  benchlib.py wait-idle PID [LIMIT_S]              -> waits (at most LIMIT_S, default 120) until PID is idle (< 5% CPU over 1 s), prints seconds
   benchlib.py note --n N --results FILE NAME VALUE  -> appends a free-form figure to FILE
   benchlib.py add-json --n N --results FILE TYPE NAME JSON -> appends a JSON record (e.g. FTS5 figures)
   benchlib.py compare-hits XAPIAN_JSONL FTS5_JSONL  -> do both engines return as many hits per query?
@@ -293,7 +293,7 @@ def main():
     elif cmd == "run-wrk":
         cmd_run_wrk(a[1:])
     elif cmd == "wait-idle":
-        cmd_wait_idle(int(a[1]))
+        cmd_wait_idle(int(a[1]), float(a[2]) if len(a) > 2 else 120.0)
     elif cmd == "note":
         cmd_note(a)
     elif cmd == "add-json":

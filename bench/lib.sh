@@ -106,9 +106,9 @@ run_wrk() {
 # Removes the big files (data dirs, corpora, FTS5 databases) unless KEEP=1; logs and results stay.
 # wait_idle: lets the server finish work queued by the previous wrk run (wrk stops sending, but
 # requests already accepted still run) so it does not bleed into the next measurement.
-wait_idle() {
+wait_idle() {  # wait_idle [LIMIT_S=120]
   local s
-  s=$($PY "$BENCH_DIR/benchlib.py" wait-idle "$SERVER_PID")
+  s=$($PY "$BENCH_DIR/benchlib.py" wait-idle "$SERVER_PID" "${1:-120}")
   log "server idle after ${s}s"
 }
 
