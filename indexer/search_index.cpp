@@ -18,6 +18,9 @@
 #include <thread>
 #include <unordered_map>
 
+#include "core/assist_pool.hpp"
+#include "core/validation.hpp"
+#include "indexer/match.hpp"
 #include "indexer/topics.hpp"
 #include "indexer/xapian_mapping.hpp"
 #include "storage/store.hpp"
@@ -35,36 +38,6 @@ constexpr Xapian::doccount kFacetSampleSize = 200;
 constexpr std::size_t kSnippetBytes = 240;
 
 std::atomic<std::uint64_t> g_next_instance{1};
-
-// Counts facet values over the documents the matcher examines. One value read per document
-// (kSlotFacets): reading five slots per document alternated between five B-tree ranges and cost
-// ~2.7 ms per query at 1M threads against ~0.3 ms for one (docs/benchmarks.md).
-class FacetSpy : public Xapian::MatchSpy {
- public:
-  void operator()(const Xapian::Document& doc, double) override {
-    if (!mapping::DecodeFacets(doc.get_value(mapping::kSlotFacets), values_)) return;
-    Count(kind_, values_.kind);
-    Count(status_, values_.status);
-    Count(region_, values_.region);
-    Count(product_, values_.product);
-    for (const auto& tag : values_.tags) Count(tag_, tag);
-  }
-  std::map<std::string, std::map<std::string, std::uint64_t>> Take() {
-    std::map<std::string, std::map<std::string, std::uint64_t>> out;
-    for (auto [name, counts] : {std::pair{"kind", &kind_}, {"status", &status_}, {"region", &region_},
-                                {"product", &product_}, {"tag", &tag_}}) {
-      if (!counts->empty()) out[name] = std::move(*counts);
-    }
-    return out;
-  }
-
- private:
-  static void Count(std::map<std::string, std::uint64_t>& counts, const std::string& value) {
-    if (!value.empty()) ++counts[value];
-  }
-  mapping::FacetValues values_;  // reused between documents
-  std::map<std::string, std::uint64_t> kind_, status_, region_, product_, tag_;
-};
 
 // fsyncs every file of a database directory, then the directory: a generation written with
 // DB_NO_SYNC is durable before CURRENT names it.
@@ -89,12 +62,6 @@ core::Status SyncFiles(const fs::path& db_dir) {
   return core::OkStatus();
 }
 
-Xapian::Weight* MakeWeight() {
-  // k1 below the default 1.2 saturates term frequency sooner: one word repeated many times cannot
-  // dominate a thread's score.
-  return new Xapian::BM25Weight(0.9, 0, 1, 0.5, 0.5);
-}
-
 }  // namespace
 
 struct SearchIndex::Impl {
@@ -114,7 +81,11 @@ struct SearchIndex::Impl {
   mutable std::mutex wait_mu;
   mutable std::condition_variable applied_cv;
 
-  Impl(fs::path d, storage::Store& s, IndexOptions o) : dir(std::move(d)), store(s), options(o) {}
+  // Helpers for the parts of one search (docs/search.md, "Parallel matching").
+  core::AssistPool assist;
+
+  Impl(fs::path d, storage::Store& s, IndexOptions o)
+      : dir(std::move(d)), store(s), options(o), assist(std::max<std::size_t>(1, o.search_parts) - 1) {}
 
   fs::path GenPath(std::uint64_t gen) const { return dir / fmt::format("gen-{}", gen); }
 
@@ -257,6 +228,24 @@ struct SearchIndex::Impl {
       slot.db->reopen();
     }
     return *slot.db;
+  }
+
+  // The calling thread's reader at exactly generation `gen`, revision `rev` (another thread's
+  // reader), or nullptr if the live index has moved on since.
+  Xapian::Database* ReaderAt(std::uint64_t gen, Xapian::rev rev) const {
+    if (generation.load() != gen) return nullptr;
+    Xapian::Database& db = Reader();
+    if (Readers()[instance].gen != gen || db.get_revision() != rev) return nullptr;
+    return &db;
+  }
+  std::uint64_t ReaderGeneration() const { return Readers()[instance].gen; }
+
+  // Into how many docid ranges a search is split (1: not split). Only relevance-ranked text queries
+  // are split; sorted listings are cheap already.
+  std::size_t SearchParts(const Xapian::Database& db, const SearchRequest& r) const {
+    if (options.search_parts <= 1 || r.sort != SortOrder::kRelevance || core::Trim(r.q).empty()) return 1;
+    if (db.get_doccount() < options.search_split_min_docs) return 1;
+    return options.search_parts;
   }
 
   template <class F>
@@ -525,27 +514,14 @@ Result<SearchResponse> SearchIndex::Search(const SearchRequest& request) const {
     mapping::ConfigureParser(qp);
     qp.set_database(db);
     bool fell_back = false;
-    Xapian::Query user = mapping::BuildUserQuery(request, qp, fell_back);
-    Xapian::Enquire enquire(db);
-    enquire.set_query(mapping::RestrictToOrg(user, request.org_id));
-    enquire.set_weighting_scheme(*std::unique_ptr<Xapian::Weight>(MakeWeight()));
-    switch (request.sort) {
-      case SortOrder::kRelevance:
-        if (request.q.empty()) enquire.set_sort_by_value(mapping::kSlotCreated, true);
-        break;
-      case SortOrder::kNewest: enquire.set_sort_by_value(mapping::kSlotCreated, true); break;
-      case SortOrder::kVotes: enquire.set_sort_by_value_then_relevance(mapping::kSlotVotes, true); break;
-    }
-    FacetSpy spy;
-    enquire.add_matchspy(&spy);
+    Xapian::Query query = mapping::RestrictToOrg(mapping::BuildUserQuery(request, qp, fell_back), request.org_id);
     auto limit = static_cast<Xapian::doccount>(request.limit);
-    Xapian::MSet mset = enquire.get_mset(static_cast<Xapian::doccount>(request.offset), limit + 1, kFacetSampleSize);
+    auto offset = static_cast<Xapian::doccount>(request.offset);
     SearchResponse out;
-    out.estimated_total = mset.get_matches_estimated();
-    out.has_more = mset.size() > limit;
+    Xapian::MSet mset;  // holds the query's terms for the snippets
     Xapian::Stem stem("english");
-    for (auto it = mset.begin(); it != mset.end() && out.results.size() < limit; ++it) {
-      auto data = boost::json::parse(it.get_document().get_data()).as_object();
+    auto add_hit = [&](const Xapian::Document& doc, int score) {
+      auto data = boost::json::parse(doc.get_data()).as_object();
       SearchHit hit;
       hit.thread_id = std::string(data.at("id").as_string());
       hit.title = std::string(data.at("title").as_string());
@@ -560,10 +536,70 @@ Result<SearchResponse> SearchIndex::Search(const SearchRequest& request) const {
       // looks up every word of the text in the index (~1.1 ms per page of 20 at 1M threads) only to
       // prefer rarer non-query words.
       hit.snippet = mset.snippet(text, kSnippetBytes, stem, Xapian::MSet::SNIPPET_EXHAUSTIVE, "<mark>", "</mark>", "…");
-      hit.score = request.q.empty() ? 0 : it.get_percent();
+      hit.score = request.q.empty() ? 0 : score;
       out.results.push_back(std::move(hit));
+    };
+
+    std::size_t parts = impl_->SearchParts(db, request);
+    if (parts <= 1) {
+      Xapian::Enquire enquire(db);
+      enquire.set_query(query);
+      enquire.set_weighting_scheme(*mapping::MakeWeight());
+      switch (request.sort) {
+        case SortOrder::kRelevance:
+          if (request.q.empty()) enquire.set_sort_by_value(mapping::kSlotCreated, true);
+          break;
+        case SortOrder::kNewest: enquire.set_sort_by_value(mapping::kSlotCreated, true); break;
+        case SortOrder::kVotes: enquire.set_sort_by_value_then_relevance(mapping::kSlotVotes, true); break;
+      }
+      match::FacetSpy spy;
+      enquire.add_matchspy(&spy);
+      mset = enquire.get_mset(offset, limit + 1, kFacetSampleSize);
+      enquire.clear_matchspies();
+      out.estimated_total = mset.get_matches_estimated();
+      out.has_more = mset.size() > limit;
+      for (auto it = mset.begin(); it != mset.end() && out.results.size() < limit; ++it) {
+        add_hit(it.get_document(), match::RelativeScore(it.get_weight(), mset.get_max_attained()));
+      }
+      spy.TakeInto(out.facets);
+    } else {
+      // Relevance order over several docid ranges at once, merged (indexer/match.hpp). Part 0 runs
+      // here on this thread's reader; a helper runs another part with its own reader, which must
+      // be at the same revision, and its own copy of the query (Xapian objects are not shared
+      // between threads); otherwise this thread runs that part too.
+      auto ranges = match::SplitDocids(db.get_lastdocid(), parts);
+      std::vector<match::PartResult> results(ranges.size());
+      std::uint64_t gen = impl_->ReaderGeneration();
+      Xapian::rev rev = db.get_revision();
+      Xapian::doccount wanted = offset + limit + 1;
+      auto check = static_cast<Xapian::doccount>((kFacetSampleSize + ranges.size() - 1) / ranges.size());
+      auto run_here = [&](std::size_t i) {
+        results[i] = match::MatchPart(db, query, ranges[i].first, ranges[i].second, wanted, check,
+                                      i == 0 ? &mset : nullptr);
+      };
+      impl_->assist.Run(ranges.size(), [&](std::size_t i, bool on_helper) {
+        if (!on_helper) return run_here(i);
+        Xapian::Database* own = impl_->ReaderAt(gen, rev);
+        if (own == nullptr) return;  // the index moved on: left for this thread
+        Xapian::QueryParser part_qp;
+        mapping::ConfigureParser(part_qp);
+        part_qp.set_database(*own);
+        bool part_fell_back = false;
+        Xapian::Query part_query =
+            mapping::RestrictToOrg(mapping::BuildUserQuery(request, part_qp, part_fell_back), request.org_id);
+        results[i] = match::MatchPart(*own, part_query, ranges[i].first, ranges[i].second, wanted, check);
+      });
+      for (std::size_t i = 0; i < results.size(); ++i) {
+        if (!results[i].done) run_here(i);
+      }
+      match::Merged merged = match::Merge(results, offset, limit + 1);
+      out.estimated_total = merged.estimated;
+      out.has_more = merged.hits.size() > limit;
+      for (std::size_t i = 0; i < merged.hits.size() && i < limit; ++i) {
+        add_hit(db.get_document(merged.hits[i].hit.docid), merged.hits[i].score);
+      }
+      out.facets = std::move(merged.facets);
     }
-    out.facets = spy.Take();
     // Offer a correction only when the query found nothing: a query whose words all exist must
     // not be second-guessed (and the check costs a second search).
     if (!request.q.empty() && !fell_back && out.results.empty() && request.offset == 0) {
@@ -621,7 +657,7 @@ Result<std::vector<SearchHit>> SearchIndex::Similar(const SimilarRequest& reques
                                  Xapian::Query(mapping::IdTerm(*request.exclude_thread_id)));
     }
     Xapian::Enquire enquire(db);
-    enquire.set_weighting_scheme(*std::unique_ptr<Xapian::Weight>(MakeWeight()));
+    enquire.set_weighting_scheme(*mapping::MakeWeight());
     enquire.set_query(restricted);
     // Relevance feedback: the best first-pass matches form a relevance set whose most significant
     // terms expand the draft, so a reworded duplicate is found through the words it shares with

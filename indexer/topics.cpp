@@ -60,11 +60,6 @@ std::optional<double> Growth(std::uint64_t now, std::uint64_t before) {
   return (static_cast<double>(now) - static_cast<double>(before)) / static_cast<double>(before);
 }
 
-std::unique_ptr<Xapian::Weight> MakeWeight() {
-  // The same BM25 parameters as search (search_index.cpp): term frequency saturates early.
-  return std::make_unique<Xapian::BM25Weight>(0.9, 0, 1, 0.5, 0.5);
-}
-
 // The kind and period filters (no weight).
 Xapian::Query Filters(const std::optional<std::string>& kind, const Period& p) {
   Xapian::Query filters = mapping::CreatedBetween(p.from_ms, p.to_ms);
@@ -251,7 +246,7 @@ class GroupedOnly : public Xapian::MatchDecider {
 // only through everyday words is nobody's neighbour in return and stays alone.
 std::vector<Group> Cluster(const SampleDb& sample, Xapian::doccount grouped) {
   Xapian::Enquire e(sample.db);
-  e.set_weighting_scheme(*MakeWeight());
+  e.set_weighting_scheme(*mapping::MakeWeight());
   SharedStems words(sample.db);
   GroupedOnly sampled(grouped);
   std::vector<std::map<Xapian::docid, double>> neighbours(grouped + 1);  // neighbour -> weight ratio
@@ -354,13 +349,13 @@ std::optional<Topic> Finish(const Xapian::Database& db, const TopicsRequest& r, 
   }
   Xapian::RSet rset = MakeRset(members);
   Xapian::Enquire e(db);
-  e.set_weighting_scheme(*MakeWeight());
+  e.set_weighting_scheme(*mapping::MakeWeight());
   e.set_query(Restricted(q, r.org_id, r.kind, period));
   double best = e.get_mset(0, 1, 0, &rset).get_max_attained();
   double weakest = best;
   {
     Xapian::Enquire me(db);
-    me.set_weighting_scheme(*MakeWeight());
+    me.set_weighting_scheme(*mapping::MakeWeight());
     me.set_query(Xapian::Query(Xapian::Query::OP_FILTER, q,
                                Xapian::Query(Xapian::Query::OP_OR, member_ids.begin(), member_ids.end())));
     Xapian::MSet ms = me.get_mset(0, static_cast<Xapian::doccount>(member_ids.size()), 0, &rset);

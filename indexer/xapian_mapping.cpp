@@ -355,6 +355,10 @@ Xapian::Query BuildUserQuery(const SearchRequest& r, Xapian::QueryParser& qp, bo
   return Xapian::Query(Xapian::Query::OP_FILTER, text, filters);
 }
 
+std::unique_ptr<Xapian::Weight> MakeWeight() {
+  return std::make_unique<Xapian::BM25Weight>(0.9, 0, 1, 0.5, 0.5);
+}
+
 Xapian::Query RestrictToOrg(const Xapian::Query& user, const std::string& org_id) {
   return Xapian::Query(Xapian::Query::OP_FILTER, user, Xapian::Query(OrgTerm(org_id)));
 }

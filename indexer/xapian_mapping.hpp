@@ -5,6 +5,7 @@
 #include <xapian.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -86,6 +87,11 @@ Xapian::Document MapThread(const core::Thread& t, Xapian::TermGenerator& tg);
 // rebuild): one pass over the words instead of a dictionary update per word while indexing.
 // Throws Xapian::Error.
 void AddSpellings(Xapian::WritableDatabase& db);
+
+// The relevance weighting of every ranked query (search, similar threads, topics): BM25 with k1 0.9,
+// below the default 1.2, so term frequency saturates sooner and one word repeated many times cannot
+// dominate a thread's score.
+std::unique_ptr<Xapian::Weight> MakeWeight();
 
 // A QueryParser configured with our stemmer, stopwords and field prefixes.
 void ConfigureParser(Xapian::QueryParser& qp);

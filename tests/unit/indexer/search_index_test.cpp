@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <map>
 #include <string>
 
 #include "indexer/search_index.hpp"
@@ -313,6 +314,68 @@ TEST_CASE("SearchIndex: a rebuild in parallel parts finds the same threads as on
     ++threads;
     ++in_a;
   }
+}
+
+TEST_CASE("SearchIndex: a search split into docid parts returns exactly what a whole search returns") {
+  World w;
+  auto a = w.NewOrg("A");
+  auto b = w.NewOrg("B");
+  const std::vector<std::string> words = {"oracle", "delivery", "pricing", "sso", "emea", "discount"};
+  for (int i = 0; i < 90; ++i) {
+    // Varied lengths and word counts, so weights differ; some threads tie exactly.
+    std::string body;
+    for (int j = 0; j <= i % 7; ++j) body += words[(i + j) % words.size()] + " filler text ";
+    w.Post(i % 5 ? a : b, "Question " + words[i % words.size()] + " " + words[(i / 6) % words.size()], body,
+           {i % 2 ? "odd" : "even"});
+  }
+  w.index.reset();
+  struct Page {
+    std::vector<std::pair<std::string, int>> hits;  // thread id, score
+    std::uint64_t estimated_total;
+    bool has_more;
+    std::map<std::string, std::map<std::string, std::uint64_t>> facets;
+  };
+  auto run = [&](std::size_t parts) {
+    sw::indexer::IndexOptions options{std::chrono::milliseconds(10)};
+    options.search_parts = parts;
+    options.search_split_min_docs = 1;
+    auto index = Must(sw::indexer::SearchIndex::Open(w.dir.path() / "index", *w.store, options));
+    Must(index->Rebuild(nullptr));  // the same documents and docids each time
+    std::vector<Page> pages;
+    for (const char* q : {"oracle", "delivery pricing", "\"filler text\"", "emea OR sso", "question -oracle", "nothingmatches"}) {
+      for (std::size_t offset : {0u, 7u, 40u}) {
+        sw::indexer::SearchRequest r;
+        r.org_id = a.org_id();
+        r.q = q;
+        r.limit = 10;
+        r.offset = offset;
+        auto res = Must(index->Search(r));
+        Page p{{}, res.estimated_total, res.has_more, res.facets};
+        for (const auto& hit : res.results) p.hits.emplace_back(hit.thread_id, hit.score);
+        pages.push_back(std::move(p));
+      }
+    }
+    return pages;
+  };
+  auto whole = run(1);
+  for (std::size_t parts : {2u, 3u}) {
+    CAPTURE(parts);
+    auto split = run(parts);
+    REQUIRE(split.size() == whole.size());
+    for (std::size_t i = 0; i < whole.size(); ++i) {
+      CAPTURE(i);
+      REQUIRE(split[i].hits.size() == whole[i].hits.size());
+      for (std::size_t h = 0; h < whole[i].hits.size(); ++h) {
+        CHECK(split[i].hits[h] == whole[i].hits[h]);  // same threads, same order, same scores
+      }
+      CHECK(split[i].estimated_total == whole[i].estimated_total);
+      CHECK(split[i].has_more == whole[i].has_more);
+      CHECK(split[i].facets == whole[i].facets);
+    }
+  }
+  CHECK(whole[0].estimated_total > 40);  // the pages above really page (offsets 7 and 40)
+  CHECK(whole[0].has_more);
+  CHECK(whole[0].hits.front().second == 100);  // the best hit scores 100
 }
 
 TEST_CASE("SearchIndex: an index positioned beyond the change log is rebuilt at open") {
