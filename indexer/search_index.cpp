@@ -267,28 +267,30 @@ struct SearchIndex::Impl {
   }
 
   // Writes generation `gen` from a snapshot of every thread, positioned at `head`. With
-  // options.rebuild_writers = P > 1, P threads each write a temporary database from one contiguous
-  // range of the snapshot (key order) in parallel, and Xapian compaction merges them into the
-  // generation, part after part: the documents keep the scan order, as a single writer would give
-  // them, so a cursor that pages across the swap sees the same order of equally scored threads.
-  // The writer, not the scan, is the bottleneck (docs/benchmarks.md). Nothing is fsynced until the
-  // end (DB_NO_SYNC, then SyncFiles): the generation is not live until CURRENT names it.
+  // options.rebuild_writers = P > 1, P threads each write temporary databases from one contiguous
+  // range of the snapshot (key order) in parallel, starting a new one every rebuild_part_docs
+  // documents (flushing into a small database costs less per document than into a large one), and
+  // Xapian compaction merges them into the generation, part after part: the documents keep the
+  // scan order, as a single writer would give them, so a cursor that pages across the swap sees the
+  // same order of equally scored threads. The writer, not the scan, is the bottleneck
+  // (docs/benchmarks.md). Nothing is fsynced until the end (DB_NO_SYNC, then SyncFiles): the
+  // generation is not live until CURRENT names it.
   Result<std::uint64_t> BuildGeneration(std::uint64_t gen, std::uint64_t head, const ProgressFn& progress) {
     auto path = GenPath(gen);
     std::size_t parts = std::max<std::size_t>(1, options.rebuild_writers);
-    std::vector<fs::path> part_paths;
-    for (std::size_t i = 0; i < parts; ++i) {
-      part_paths.push_back(parts == 1 ? path : dir / fmt::format("gen-{}.part-{}", gen, i));
-    }
-    std::error_code ec;
-    fs::remove_all(path, ec);
-    for (const auto& p : part_paths) fs::remove_all(p, ec);
+    std::uint64_t part_docs = std::max<std::uint64_t>(1, options.rebuild_part_docs);
+    // part_paths[i]: writer i's databases in scan order (with one writer: the generation itself).
+    std::vector<std::vector<fs::path>> part_paths(parts);
+    std::string part_prefix = fmt::format("gen-{}.part-", gen);
     auto remove_parts = [&] {
       std::error_code ignored;
-      if (parts > 1) {
-        for (const auto& p : part_paths) fs::remove_all(p, ignored);
+      for (const auto& entry : fs::directory_iterator(dir, ignored)) {
+        if (entry.path().filename().string().rfind(part_prefix, 0) == 0) fs::remove_all(entry.path(), ignored);
       }
     };
+    std::error_code ec;
+    fs::remove_all(path, ec);
+    remove_parts();  // left by an interrupted rebuild
     auto started = std::chrono::steady_clock::now();
     auto seconds_since = [](std::chrono::steady_clock::time_point t) {
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -311,15 +313,29 @@ struct SearchIndex::Impl {
     };
     auto write_part = [&](std::size_t i) {
       try {
-        Xapian::WritableDatabase db(part_paths[i].string(), Xapian::DB_CREATE_OR_OVERWRITE | Xapian::DB_NO_SYNC);
+        auto open_part = [&] {
+          fs::path p = parts == 1 ? path : dir / fmt::format("{}{}-{}", part_prefix, i, part_paths[i].size());
+          part_paths[i].push_back(p);
+          return Xapian::WritableDatabase(p.string(), Xapian::DB_CREATE_OR_OVERWRITE | Xapian::DB_NO_SYNC);
+        };
+        Xapian::WritableDatabase db = open_part();
         // The spelling dictionary is derived once from the finished generation instead
         // (mapping::AddSpellings): updating it word by word cost ~8% of a rebuild.
         auto tg = MakeTermGenerator(db, /*spelling=*/false);
         std::size_t since_flush = 0;
+        std::uint64_t in_part = 0;
         auto st = threads.Scan(total * i / parts, total * (i + 1) / parts, [&](const core::Thread& t) {
           if (failed) return false;
+          if (parts > 1 && in_part == part_docs) {
+            db.commit();
+            db.close();
+            db = open_part();
+            in_part = 0;
+            since_flush = 0;
+          }
           // Each thread is scanned once, so no lookup of an existing document is needed.
           db.add_document(mapping::MapThread(t, tg));
+          ++in_part;
           // Small flushes: Xapian buffers changes in node-based maps, and flushing every 1000
           // documents built ~25% faster than its default of 10000 (docs/benchmarks.md).
           if (++since_flush == options.rebuild_flush_docs) {
@@ -365,7 +381,9 @@ struct SearchIndex::Impl {
     try {
       if (parts > 1) {
         Xapian::Database all;
-        for (const auto& p : part_paths) all.add_database(Xapian::Database(p.string()));
+        for (const auto& writer_parts : part_paths) {
+          for (const auto& p : writer_parts) all.add_database(Xapian::Database(p.string()));
+        }
         all.compact(path.string());  // renumbers: each part's documents follow the previous part's
         all.close();
         remove_parts();
@@ -384,9 +402,11 @@ struct SearchIndex::Impl {
     auto sync_started = std::chrono::steady_clock::now();
     if (auto synced = SyncFiles(path); !synced) return synced.take_error();
     std::uint64_t count = added.load();
-    spdlog::info("indexer: generation {}: {} threads written in {:.1f} s by {} writer(s); merged, spelling and "
-                 "metadata {:.1f} s; fsync {:.1f} s",
-                 gen, count, written_s, parts, merged_s, seconds_since(sync_started));
+    std::size_t databases = 0;
+    for (const auto& writer_parts : part_paths) databases += writer_parts.size();
+    spdlog::info("indexer: generation {}: {} threads written in {:.1f} s by {} writer(s) into {} part(s); merged, "
+                 "spelling and metadata {:.1f} s; fsync {:.1f} s",
+                 gen, count, written_s, parts, databases, merged_s, seconds_since(sync_started));
     if (progress) progress(count, count);
     return count;
   }

@@ -36,6 +36,8 @@ struct IndexOptions {
   std::size_t rebuild_writers = 2;                 // default 2 (one per core): threads writing a rebuild's
                                                    // parts, merged by Xapian compaction; 1 = write directly
   std::size_t rebuild_flush_docs = 1000;           // default 1000: documents per flush while rebuilding
+  std::uint64_t rebuild_part_docs = 100000;        // default 100,000: documents per part database
+                                                   // (with rebuild_writers > 1)
   std::size_t search_parts = 2;                    // default 2 (one per core): docid ranges one search's
                                                    // matching is split into, run in parallel; 1 = not split
   std::uint64_t search_split_min_docs = 20000;     // default 20,000: smaller indexes are searched whole

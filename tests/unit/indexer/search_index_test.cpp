@@ -281,6 +281,7 @@ TEST_CASE("SearchIndex: a rebuild in parallel parts finds the same threads as on
     sw::indexer::IndexOptions options{std::chrono::milliseconds(10)};
     options.rebuild_writers = writers;
     options.rebuild_flush_docs = 7;  // several flushes per part
+    options.rebuild_part_docs = 5;   // and several part databases per writer, merged in order
     auto index = Must(sw::indexer::SearchIndex::Open(w.dir.path() / "index", *w.store, options));
     CHECK(Must(index->Rebuild(nullptr)) == threads);
     CHECK(index->AppliedSeq() == seq);
