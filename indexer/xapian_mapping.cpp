@@ -2,8 +2,11 @@
 
 #include <boost/json.hpp>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 
 #include "core/validation.hpp"
 
@@ -95,9 +98,71 @@ std::string OrgTerm(const std::string& org_id) { return kPrefixOrg + org_id; }
 std::string IdTerm(const std::string& thread_id) { return kPrefixId + thread_id; }
 std::string KindTerm(std::string_view kind) { return kPrefixKind + std::string(kind); }
 
-Xapian::Query CreatedBetween(std::int64_t from_ms, std::int64_t to_ms) {
+namespace {
+
+constexpr std::int64_t kDayMs = 86'400'000;
+
+std::int64_t DayOf(std::int64_t ms) { return ms >= 0 ? ms / kDayMs : -((-ms + kDayMs - 1) / kDayMs); }
+
+std::chrono::year_month_day DateOf(std::int64_t day) {
+  return std::chrono::year_month_day{std::chrono::sys_days{std::chrono::days{day}}};
+}
+
+std::string DayTermOfDay(std::int64_t day) {
+  auto d = DateOf(day);
+  return fmt::format("{}{:04}{:02}{:02}", kPrefixDay, static_cast<int>(d.year()), static_cast<unsigned>(d.month()),
+                     static_cast<unsigned>(d.day()));
+}
+
+std::string MonthTermOfDay(std::int64_t day) {
+  auto d = DateOf(day);
+  return fmt::format("{}{:04}{:02}", kPrefixMonth, static_cast<int>(d.year()), static_cast<unsigned>(d.month()));
+}
+
+Xapian::Query CreatedValueRange(std::int64_t from_ms, std::int64_t to_ms) {
   return Xapian::Query(Xapian::Query::OP_VALUE_RANGE, kSlotCreated, Xapian::sortable_serialise(static_cast<double>(from_ms)),
                        Xapian::sortable_serialise(static_cast<double>(to_ms)));
+}
+
+}  // namespace
+
+std::string DayTerm(std::int64_t ms) { return DayTermOfDay(DayOf(ms)); }
+std::string MonthTerm(std::int64_t ms) { return MonthTermOfDay(DayOf(ms)); }
+
+Xapian::Query CreatedBetween(std::int64_t from_ms, std::int64_t to_ms) {
+  if (from_ms > to_ms) return Xapian::Query::MatchNothing;
+  std::int64_t first = DayOf(from_ms), last = DayOf(to_ms);
+  constexpr std::int64_t kMaxTermDays = 3 * 366;
+  if (last - first > kMaxTermDays) return CreatedValueRange(from_ms, to_ms);
+  std::vector<Xapian::Query> parts;
+  // A partly covered day: its day term narrowed by the value range.
+  auto partial = [&](std::int64_t day) {
+    parts.emplace_back(Xapian::Query::OP_FILTER, Xapian::Query(DayTermOfDay(day)),
+                       CreatedValueRange(std::max(from_ms, day * kDayMs), std::min(to_ms, (day + 1) * kDayMs - 1)));
+  };
+  std::int64_t whole_first = first, whole_last = last;
+  if (from_ms != first * kDayMs) {
+    partial(first);
+    ++whole_first;
+  }
+  if (to_ms != (last + 1) * kDayMs - 1 && last >= whole_first) {
+    partial(last);
+    --whole_last;
+  }
+  for (std::int64_t day = whole_first; day <= whole_last;) {
+    auto date = DateOf(day);
+    std::int64_t month_first = std::chrono::sys_days{date.year() / date.month() / 1}.time_since_epoch().count();
+    std::int64_t month_last =
+        std::chrono::sys_days{date.year() / date.month() / std::chrono::last}.time_since_epoch().count();
+    if (day == month_first && month_last <= whole_last) {
+      parts.emplace_back(MonthTermOfDay(day));
+      day = month_last + 1;
+    } else {
+      parts.emplace_back(DayTermOfDay(day));
+      ++day;
+    }
+  }
+  return Xapian::Query(Xapian::Query::OP_OR, parts.begin(), parts.end());
 }
 
 bool IsWordTerm(const std::string& term) {
@@ -222,6 +287,8 @@ Xapian::Document MapThread(const core::Thread& t, Xapian::TermGenerator& tg) {
   }
   doc.add_boolean_term(OrgTerm(t.org_id));
   doc.add_boolean_term(IdTerm(t.id));
+  doc.add_boolean_term(DayTerm(core::ToUnixMillis(t.created_at)));
+  doc.add_boolean_term(MonthTerm(core::ToUnixMillis(t.created_at)));
   doc.add_boolean_term(std::string(kPrefixKind) + std::string(core::ToString(t.kind)));
   doc.add_boolean_term(std::string(kPrefixStatus) + std::string(core::ToString(t.status)));
   doc.add_boolean_term(kPrefixAuthor + t.author_id);
@@ -345,10 +412,10 @@ Xapian::Query BuildUserQuery(const SearchRequest& r, Xapian::QueryParser& qp, bo
   if (r.region) filters = And(filters, Xapian::Query(kPrefixRegion + FilterValue(*r.region)));
   if (r.product) filters = And(filters, Xapian::Query(kPrefixProduct + FilterValue(*r.product)));
   if (r.from || r.to) {
-    double lo = r.from ? static_cast<double>(core::ToUnixMillis(*r.from)) : -1e18;
-    double hi = r.to ? static_cast<double>(core::ToUnixMillis(*r.to)) : 1e18;
-    filters = And(filters, Xapian::Query(Xapian::Query::OP_VALUE_RANGE, kSlotCreated, Xapian::sortable_serialise(lo),
-                                         Xapian::sortable_serialise(hi)));
+    // Open ends: far enough to make the period a plain value range (more than three years).
+    constexpr std::int64_t kFar = std::int64_t{1} << 52;
+    filters = And(filters, CreatedBetween(r.from ? core::ToUnixMillis(*r.from) : -kFar,
+                                          r.to ? core::ToUnixMillis(*r.to) : kFar));
   }
   if (text.empty()) return filters.empty() ? Xapian::Query::MatchAll : Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT, filters, 0);
   if (filters.empty()) return text;

@@ -29,6 +29,11 @@ inline constexpr const char* kPrefixProduct = "XP";
 // Adjacent title words "XT<word> <word>" (boolean): lets the title-phrase boost find its documents
 // without reading positions (see BuildUserQuery).
 inline constexpr const char* kPrefixTitlePair = "XT";
+// The UTC day and month a thread was created, "XD<yyyymmdd>" and "XM<yyyymm>" (boolean): a period
+// filter (CreatedBetween) is then a few posting lists the matcher skips through, instead of a value
+// read per candidate document.
+inline constexpr const char* kPrefixDay = "XD";
+inline constexpr const char* kPrefixMonth = "XM";
 
 // Value slots.
 enum Slot : Xapian::valueno {
@@ -49,9 +54,9 @@ enum Slot : Xapian::valueno {
 // metadata. SearchIndex::Open rebuilds a generation whose version differs, so bump it whenever
 // MapThread changes what an existing document would hold. "1" (no key) had no account slot and no
 // body_bytes in the document data; "2" had no title pair terms (kPrefixTitlePair) and no kSlotFacets,
-// and wrote kind, status, region and product in slots of their own.
+// and wrote kind, status, region and product in slots of their own; "3" had no day and month terms.
 inline constexpr const char* kMappingVersionKey = "mapping_version";
-inline constexpr const char* kMappingVersion = "3";
+inline constexpr const char* kMappingVersion = "4";
 
 // Lower-cases and trims a free-text filter value (account, region, product) for a boolean term.
 std::string FilterValue(const std::string& raw);
@@ -101,9 +106,13 @@ const Xapian::Stopper& Stopwords();
 // the text had a syntax error and was parsed as plain words instead.
 Xapian::Query BuildUserQuery(const SearchRequest& r, Xapian::QueryParser& qp, bool& fell_back);
 
-// Threads created in [from_ms, to_ms] (ms since the epoch, both inclusive): a value range on
-// kSlotCreated, for use as a filter.
+// Threads created in [from_ms, to_ms] (ms since the epoch, both inclusive), for use as a filter:
+// the month terms of whole months, the day terms of the other whole days, and a value range on
+// kSlotCreated only within a partly covered first or last day. Periods longer than three years are
+// a plain value range (they hold most threads anyway). MatchNothing if from_ms > to_ms.
 Xapian::Query CreatedBetween(std::int64_t from_ms, std::int64_t to_ms);
+std::string DayTerm(std::int64_t ms);    // kPrefixDay + the UTC date of `ms`
+std::string MonthTerm(std::int64_t ms);  // kPrefixMonth + the UTC year and month of `ms`
 
 // Free-text word terms: unprefixed lower-case words and their 'Z' stems, longer than two letters
 // and not stopwords. Filter terms (boolean, upper-case prefixes) are never words.

@@ -1,6 +1,7 @@
 // Document mapping, query building, snippet escaping and the index over a real Store + Xapian.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <string>
@@ -185,6 +186,57 @@ TEST_CASE("BuildUserQuery: fields, filters and the plain-words fallback") {
   q = mapping::BuildUserQuery(r, qp, fell_back);
   CHECK(QueryHasTerm(q, "Ksso"));
   CHECK(QueryHasTerm(q, "XRapac"));
+}
+
+TEST_CASE("CreatedBetween with day and month terms matches exactly the value range") {
+  // Threads every 7 hours 13 minutes over ~4 years (crossing month, year and leap-day boundaries),
+  // plus some at exact day edges; each period must select exactly the threads a value comparison
+  // selects.
+  Xapian::WritableDatabase db(std::string(), Xapian::DB_BACKEND_INMEMORY);
+  constexpr std::int64_t kDay = 86'400'000;
+  const std::int64_t start = 1'700'000'000'000;  // 2023-11-14
+  std::vector<std::int64_t> created;
+  for (std::int64_t ms = start; ms < start + 4 * 366 * kDay; ms += (7 * 60 + 13) * 60'000) created.push_back(ms);
+  for (std::int64_t d : {19'700, 19'723, 19'782, 20'000}) {
+    created.push_back(d * kDay);
+    created.push_back(d * kDay - 1);
+  }
+  for (auto ms : created) {
+    Xapian::Document doc;
+    doc.add_boolean_term(mapping::DayTerm(ms));
+    doc.add_boolean_term(mapping::MonthTerm(ms));
+    doc.add_value(mapping::kSlotCreated, Xapian::sortable_serialise(static_cast<double>(ms)));
+    doc.set_data(std::to_string(ms));
+    db.add_document(doc);
+  }
+  CHECK(mapping::DayTerm(19'782 * kDay) == "XD20240229");  // a leap day
+  CHECK(mapping::MonthTerm(19'754 * kDay - 1) == "XM202401");  // the last ms of January
+  auto count = [&](std::int64_t from, std::int64_t to) {
+    Xapian::Enquire e(db);
+    e.set_query(mapping::CreatedBetween(from, to));
+    return e.get_mset(0, 0, db.get_doccount()).get_matches_estimated();
+  };
+  auto expected = [&](std::int64_t from, std::int64_t to) {
+    return static_cast<Xapian::doccount>(
+        std::count_if(created.begin(), created.end(), [&](std::int64_t ms) { return ms >= from && ms <= to; }));
+  };
+  const std::int64_t feb1 = 19'754 * kDay;  // 2024-02-01 00:00 UTC
+  std::vector<std::pair<std::int64_t, std::int64_t>> periods = {
+      {feb1, feb1 + 29 * kDay - 1},                    // exactly February 2024 (a month term)
+      {feb1 - 3 * kDay, feb1 + 40 * kDay - 1},         // whole days around a whole month
+      {feb1 + 12'345, feb1 + 2 * kDay + 999},          // partial first and last day
+      {feb1 + 5'000, feb1 + 9'000'000},                // within one day
+      {feb1, feb1},                                    // one millisecond
+      {feb1 - 400 * kDay + 77, feb1 + 300 * kDay},     // over a year, partial ends
+      {start - 10 * kDay, start + 5 * 366 * kDay},     // over three years: a plain value range
+      {19'700 * kDay - 1, 19'700 * kDay},              // straddling a midnight
+      {feb1 + kDay, feb1},                             // empty: from > to
+  };
+  for (auto [from, to] : periods) {
+    CAPTURE(from);
+    CAPTURE(to);
+    CHECK(count(from, to) == expected(from, to));
+  }
 }
 
 TEST_CASE("RestrictToOrg wraps the whole user query in an engine filter") {
