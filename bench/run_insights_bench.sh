@@ -27,6 +27,12 @@ for n in "${@:-100000}"; do
   out=$("$SW" import "$corpus" --data "$data" 2> "$WORK/import-$n.log")
   note "$n" "import (export format, wall)" "$(elapsed "$t0") s"
   token=$(printf '%s' "$out" | $PY -c 'import json,sys; print(json.load(sys.stdin)["admin_token"])')
+  printf '%s\n' "$token" > "$WORK/token-$n"  # to rerun insights_bench.py against a KEEP=1 data dir
+  # The search index is built offline (`streetwise reindex`, both cores) rather than by the server
+  # tailing the import's ~2 events per thread one batch at a time.
+  t0=$(now)
+  "$SW" reindex --data "$data" 2> "$WORK/reindex-$n.log"
+  note "$n" "reindex after import (wall)" "$(elapsed "$t0") s"
   t0=$(now)
   start_server "$n" "$data" os "insights-$n"
   export SW_TOKEN=$token
