@@ -119,7 +119,7 @@ struct SearchIndex::Impl {
   // With `spelling`, every indexed word also goes into the spelling dictionary (FLAG_SPELLING).
   static Xapian::TermGenerator MakeTermGenerator(Xapian::WritableDatabase& db, bool spelling = true) {
     Xapian::TermGenerator tg;
-    tg.set_stemmer(Xapian::Stem("english"));
+    tg.set_stemmer(mapping::MakeIndexingStemmer());
     tg.set_stemming_strategy(Xapian::TermGenerator::STEM_SOME);
     if (spelling) {
       tg.set_database(db);

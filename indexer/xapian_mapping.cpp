@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <unordered_map>
 
 #include "core/validation.hpp"
 
@@ -421,6 +422,29 @@ Xapian::Query BuildUserQuery(const SearchRequest& r, Xapian::QueryParser& qp, bo
   if (filters.empty()) return text;
   return Xapian::Query(Xapian::Query::OP_FILTER, text, filters);
 }
+
+namespace {
+
+class MemoStem : public Xapian::StemImplementation {
+ public:
+  std::string operator()(const std::string& word) override {
+    if (auto it = memo_.find(word); it != memo_.end()) return it->second;
+    std::string stem = english_(word);
+    if (memo_.size() >= kMaxWords) memo_.clear();  // bounded: a corpus of unusual words starts over
+    memo_.emplace(word, stem);
+    return stem;
+  }
+  std::string get_description() const override { return "MemoStem(english)"; }
+
+ private:
+  static constexpr std::size_t kMaxWords = 200'000;
+  Xapian::Stem english_{"english"};
+  std::unordered_map<std::string, std::string> memo_;
+};
+
+}  // namespace
+
+Xapian::Stem MakeIndexingStemmer() { return Xapian::Stem(new MemoStem); }
 
 std::unique_ptr<Xapian::Weight> MakeWeight() {
   return std::make_unique<Xapian::BM25Weight>(0.9, 0, 1, 0.5, 0.5);
