@@ -56,7 +56,9 @@ void AssistPool::HelperLoop() {
     std::shared_ptr<Task> task;
     {
       std::unique_lock lock(mu_);
+      ++idle_;
       work_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      --idle_;
       if (queue_.empty()) return;  // stopping
       task = std::move(queue_.front());
       queue_.pop_front();
@@ -101,12 +103,13 @@ void AssistPool::Run(std::size_t parts, const std::function<void(std::size_t, bo
       }
     }
   }
+  // Run every part no helper has started yet, then wait for those the helpers are running: with more
+  // parts than threads, whoever is free takes the next part, which evens out unequal parts.
   for (auto& task : offered) {
-    if (task->Claim()) {
-      task->Execute(/*on_helper=*/false);
-    } else {
-      task->Wait();
-    }
+    if (task->Claim()) task->Execute(/*on_helper=*/false);
+  }
+  for (auto& task : offered) {
+    task->Wait();
     if (task->error && !first) first = task->error;
   }
   if (first) std::rethrow_exception(first);

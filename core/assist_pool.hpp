@@ -1,14 +1,15 @@
 // Threads that help a caller run the parts of one job in parallel (e.g. one search over two halves
 // of the index, docs/search.md "Parallel matching").
 //
-// The caller hands over parts 1..n-1, runs part 0 itself, then for each handed-over part either
-// claims it back (no helper has started it yet: the caller runs it) or waits for the helper that is
-// running it. A job therefore never waits for a busy pool: under load the caller simply does all
+// The caller hands over parts 1..n-1, runs part 0 itself, then claims back and runs every
+// handed-over part no helper has started yet, and finally waits for the parts helpers are running.
+// With more parts than threads, whoever is free takes the next part. A job therefore never waits for a busy pool: under load the caller simply does all
 // the work itself, as it would without helpers, and the pool cannot deadlock.
 //
 // Thread-safety: Run may be called from any number of threads at once.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -34,6 +35,9 @@ class AssistPool {
   void Run(std::size_t parts, const std::function<void(std::size_t index, bool on_helper)>& part);
 
   std::size_t helpers() const { return threads_.size(); }
+  // Whether some helper is waiting for work right now (a hint: it may be taken a moment later).
+  // Splitting a job costs some extra work, so callers split only when a helper would take a part.
+  bool HasIdleHelper() const { return idle_.load(std::memory_order_relaxed) > 0; }
 
  private:
   struct Task;
@@ -43,6 +47,7 @@ class AssistPool {
   std::condition_variable work_cv_;
   std::deque<std::shared_ptr<Task>> queue_;
   bool stopping_ = false;
+  std::atomic<std::size_t> idle_{0};  // helpers waiting in HelperLoop
   std::vector<std::thread> threads_;
 };
 

@@ -23,6 +23,8 @@ void AddCounts(FacetCounts& into, const FacetCounts& from) {
 }  // namespace
 
 void FacetSpy::operator()(const Xapian::Document& doc, double) {
+  if (max_docs_ != 0 && seen_ == max_docs_) return;
+  ++seen_;
   if (!mapping::DecodeFacets(doc.get_value(mapping::kSlotFacets), values_)) return;
   Count(kind_, values_.kind);
   Count(status_, values_.status);
@@ -83,7 +85,7 @@ PartResult MatchPart(const Xapian::Database& db, const Xapian::Query& query, Xap
   // passes to the query (release()), which may outlive this frame inside an MSet.
   enquire.set_query(Xapian::Query(Xapian::Query::OP_FILTER, query, Xapian::Query((new DocidRange(first, last))->release())));
   enquire.set_weighting_scheme(*mapping::MakeWeight());
-  FacetSpy spy;
+  FacetSpy spy(check_at_least);
   enquire.add_matchspy(&spy);
   Xapian::MSet m = enquire.get_mset(0, count, check_at_least);
   enquire.clear_matchspies();

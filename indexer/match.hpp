@@ -26,11 +26,15 @@ using FacetCounts = std::map<std::string, std::map<std::string, std::uint64_t>>;
 // ~2.7 ms per query at 1M threads against ~0.3 ms for one (docs/benchmarks.md).
 class FacetSpy : public Xapian::MatchSpy {
  public:
+  // Counts the first `max_docs` documents it is shown (0: every one).
+  explicit FacetSpy(std::uint64_t max_docs = 0) : max_docs_(max_docs) {}
   void operator()(const Xapian::Document& doc, double) override;
   // Adds this spy's counts to `out` and clears them.
   void TakeInto(FacetCounts& out);
 
  private:
+  std::uint64_t max_docs_;
+  std::uint64_t seen_ = 0;
   mapping::FacetValues values_;  // reused between documents
   std::map<std::string, std::uint64_t> kind_, status_, region_, product_, tag_;
 };

@@ -83,9 +83,10 @@ struct SearchIndex::Impl {
 
   // Helpers for the parts of one search (docs/search.md, "Parallel matching").
   core::AssistPool assist;
+  mutable std::atomic<std::uint64_t> split_searches{0};
 
   Impl(fs::path d, storage::Store& s, IndexOptions o)
-      : dir(std::move(d)), store(s), options(o), assist(std::max<std::size_t>(1, o.search_parts) - 1) {}
+      : dir(std::move(d)), store(s), options(o), assist(std::max<std::size_t>(1, o.search_threads) - 1) {}
 
   fs::path GenPath(std::uint64_t gen) const { return dir / fmt::format("gen-{}", gen); }
 
@@ -240,12 +241,14 @@ struct SearchIndex::Impl {
   }
   std::uint64_t ReaderGeneration() const { return Readers()[instance].gen; }
 
-  // Into how many docid ranges a search is split (1: not split). Only relevance-ranked text queries
-  // are split; sorted listings are cheap already.
+  // Into how many docid ranges a search is split (1: not split): two per thread, so that a thread
+  // whose range holds fewer matches takes another range meanwhile (a word's matches are not spread
+  // evenly over the docids). Only relevance-ranked text queries are split; sorted listings are
+  // cheap already.
   std::size_t SearchParts(const Xapian::Database& db, const SearchRequest& r) const {
-    if (options.search_parts <= 1 || r.sort != SortOrder::kRelevance || core::Trim(r.q).empty()) return 1;
+    if (options.search_threads <= 1 || r.sort != SortOrder::kRelevance || core::Trim(r.q).empty()) return 1;
     if (db.get_doccount() < options.search_split_min_docs) return 1;
-    return options.search_parts;
+    return 2 * options.search_threads;
   }
 
   template <class F>
@@ -528,13 +531,15 @@ Result<std::uint64_t> SearchIndex::Rebuild(const ProgressFn& progress) {
   return built;
 }
 
+std::uint64_t SearchIndex::SplitSearchCount() const { return impl_->split_searches.load(); }
+
 Result<SearchResponse> SearchIndex::Search(const SearchRequest& request) const {
   return impl_->WithReader([&](Xapian::Database& db) -> Result<SearchResponse> {
     Xapian::QueryParser qp;
     mapping::ConfigureParser(qp);
     qp.set_database(db);
     bool fell_back = false;
-    Xapian::Query query = mapping::RestrictToOrg(mapping::BuildUserQuery(request, qp, fell_back), request.org_id);
+    Xapian::Query query = mapping::RestrictToOrg(mapping::BuildUserQuery(request, qp, fell_back), request.org_id, db);
     auto limit = static_cast<Xapian::doccount>(request.limit);
     auto offset = static_cast<Xapian::doccount>(request.offset);
     SearchResponse out;
@@ -560,7 +565,10 @@ Result<SearchResponse> SearchIndex::Search(const SearchRequest& request) const {
       out.results.push_back(std::move(hit));
     };
 
+    // Split only when a helper is free to take a part: a split search costs ~1/3 more work in all
+    // (each part filters its docid range), which under load would only cost throughput.
     std::size_t parts = impl_->SearchParts(db, request);
+    if (parts > 1 && !impl_->assist.HasIdleHelper()) parts = 1;
     if (parts <= 1) {
       Xapian::Enquire enquire(db);
       enquire.set_query(query);
@@ -587,6 +595,7 @@ Result<SearchResponse> SearchIndex::Search(const SearchRequest& request) const {
       // here on this thread's reader; a helper runs another part with its own reader, which must
       // be at the same revision, and its own copy of the query (Xapian objects are not shared
       // between threads); otherwise this thread runs that part too.
+      impl_->split_searches.fetch_add(1, std::memory_order_relaxed);
       auto ranges = match::SplitDocids(db.get_lastdocid(), parts);
       std::vector<match::PartResult> results(ranges.size());
       std::uint64_t gen = impl_->ReaderGeneration();
@@ -606,7 +615,7 @@ Result<SearchResponse> SearchIndex::Search(const SearchRequest& request) const {
         part_qp.set_database(*own);
         bool part_fell_back = false;
         Xapian::Query part_query =
-            mapping::RestrictToOrg(mapping::BuildUserQuery(request, part_qp, part_fell_back), request.org_id);
+            mapping::RestrictToOrg(mapping::BuildUserQuery(request, part_qp, part_fell_back), request.org_id, *own);
         results[i] = match::MatchPart(*own, part_query, ranges[i].first, ranges[i].second, wanted, check);
       });
       for (std::size_t i = 0; i < results.size(); ++i) {
@@ -633,7 +642,7 @@ Result<SearchResponse> SearchIndex::Search(const SearchRequest& request) const {
         mapping::ConfigureParser(qp2);
         bool fb2 = false;
         Xapian::Enquire check(db);
-        check.set_query(mapping::RestrictToOrg(mapping::BuildUserQuery(probe, qp2, fb2), request.org_id));
+        check.set_query(mapping::RestrictToOrg(mapping::BuildUserQuery(probe, qp2, fb2), request.org_id, db));
         if (check.get_mset(0, 1).size() > 0) out.did_you_mean = corrected;
       }
     }
@@ -671,7 +680,7 @@ Result<std::vector<SearchHit>> SearchIndex::Similar(const SimilarRequest& reques
                            Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT, Xapian::Query(Xapian::Query::OP_SYNONYM, tags.get_terms_begin(), tags.get_terms_end()), 0.5));
     }
     if (base.empty()) return std::vector<SearchHit>{};
-    Xapian::Query restricted = mapping::RestrictToOrg(base, request.org_id);
+    Xapian::Query restricted = mapping::RestrictToOrg(base, request.org_id, db);
     if (request.exclude_thread_id) {
       restricted = Xapian::Query(Xapian::Query::OP_AND_NOT, restricted,
                                  Xapian::Query(mapping::IdTerm(*request.exclude_thread_id)));
@@ -691,7 +700,7 @@ Result<std::vector<SearchHit>> SearchIndex::Similar(const SimilarRequest& reques
       if (!eset.empty()) {
         Xapian::Query expanded(Xapian::Query::OP_OR, eset.begin(), eset.end());
         Xapian::Query q(Xapian::Query::OP_OR, base, Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT, expanded, 0.3));
-        q = mapping::RestrictToOrg(q, request.org_id);
+        q = mapping::RestrictToOrg(q, request.org_id, db);
         if (request.exclude_thread_id) {
           q = Xapian::Query(Xapian::Query::OP_AND_NOT, q, Xapian::Query(mapping::IdTerm(*request.exclude_thread_id)));
         }

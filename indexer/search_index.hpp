@@ -38,8 +38,8 @@ struct IndexOptions {
   std::size_t rebuild_flush_docs = 1000;           // default 1000: documents per flush while rebuilding
   std::uint64_t rebuild_part_docs = 100000;        // default 100,000: documents per part database
                                                    // (with rebuild_writers > 1)
-  std::size_t search_parts = 2;                    // default 2 (one per core): docid ranges one search's
-                                                   // matching is split into, run in parallel; 1 = not split
+  std::size_t search_threads = 2;                  // default 2 (one per core): threads matching one search
+                                                   // together, over 2 docid ranges each; 1 = not split
   std::uint64_t search_split_min_docs = 20000;     // default 20,000: smaller indexes are searched whole
 };
 
@@ -65,6 +65,8 @@ class SearchIndex {
   bool WaitForSeq(std::uint64_t seq, std::chrono::milliseconds timeout) const;
 
   core::Result<SearchResponse> Search(const SearchRequest& request) const;
+  // Searches so far whose matching was split into docid ranges (docs/search.md, "Parallel matching").
+  std::uint64_t SplitSearchCount() const;
   core::Result<std::vector<SearchHit>> Similar(const SimilarRequest& request) const;
 
   // Recurring topics and trending words/tags of one organisation (indexer/topics.hpp; method in

@@ -454,4 +454,9 @@ Xapian::Query RestrictToOrg(const Xapian::Query& user, const std::string& org_id
   return Xapian::Query(Xapian::Query::OP_FILTER, user, Xapian::Query(OrgTerm(org_id)));
 }
 
+Xapian::Query RestrictToOrg(const Xapian::Query& user, const std::string& org_id, const Xapian::Database& db) {
+  if (db.get_doccount() > 0 && db.get_termfreq(OrgTerm(org_id)) == db.get_doccount()) return user;
+  return RestrictToOrg(user, org_id);
+}
+
 }  // namespace streetwise::indexer::mapping

@@ -133,5 +133,10 @@ class WordTermsOnly : public Xapian::ExpandDecider {
 // Wraps `user` so only documents of `org_id` can match: a structural OP_FILTER on the org's
 // boolean term, never text concatenation.
 Xapian::Query RestrictToOrg(const Xapian::Query& user, const std::string& org_id);
+// The same for a query run on `db`, without the filter when every document of `db` belongs to
+// `org_id` (its term's frequency is the document count, read from the same reader, so the filter
+// would pass every document). An index holding one organisation then matches as an index of its
+// own would: the filter's check per candidate cost ~1/3 of a common word's matching at 1M threads.
+Xapian::Query RestrictToOrg(const Xapian::Query& user, const std::string& org_id, const Xapian::Database& db);
 
 }  // namespace streetwise::indexer::mapping

@@ -46,6 +46,11 @@ core::Status Apply(std::string_view key, std::string_view value, Config& c) {
     return ParseSize(key, value, c.io_threads);
   } else if (key == "blocking_threads") {
     return ParseSize(key, value, c.blocking_threads);
+  } else if (key == "search_threads") {
+    std::size_t parts = 0;
+    if (auto st = ParseSize(key, value, parts); !st) return st;
+    if (parts > 64) return Bad(fmt::format("search_threads must be at most 64, got {}", parts));
+    c.search_threads = parts;
   } else if (key == "thread_cache_bytes") {
     return ParseSize(key, value, c.thread_cache_bytes, true);
   } else if (key == "max_body_bytes") {
@@ -122,7 +127,7 @@ constexpr std::string_view kKeys[] = {"data_dir",         "listen",           "d
                                       "smtp_url", "smtp_from", "public_base_url", "webhook_timeout_seconds",
                                       "webhook_allow_private", "answer_link_ttl_hours", "dispatcher_threads",
                                       "retry_base_ms", "retry_max_attempts", "sse_heartbeat_seconds",
-                                      "thread_cache_bytes"};
+                                      "thread_cache_bytes", "search_threads"};
 
 }  // namespace
 

@@ -21,6 +21,7 @@ struct Config {
   storage::Durability durability = storage::Durability::kFsync;  // durability = "fsync" | "os"
   std::size_t io_threads = 2;                       // io_threads: threads running HTTP sessions
   std::size_t blocking_threads = 16;                // blocking_threads: pool for commits (group-commit width)
+  std::size_t search_threads = 2;                     // search_threads: threads matching one search together (1 = off)
   std::size_t thread_cache_bytes = 256u << 20;      // thread_cache_bytes: rendered GET /v1/threads/{id} bodies (0 = off)
   std::string root_token;                           // root_token / STREETWISE_ROOT_TOKEN: operator token ("" disables)
   std::size_t max_body_bytes = 1u << 20;            // max_body_bytes: larger bodies get 413

@@ -43,6 +43,7 @@ std::string FormatConfigToml(const Config& c) {
   line("io_threads", num(c.io_threads), "threads running HTTP sessions");
   line("blocking_threads", num(c.blocking_threads), "pool for commits (group-commit width)");
   line("thread_cache_bytes", num(c.thread_cache_bytes), "rendered thread bodies for GET by id (0 = off)");
+  line("search_threads", num(c.search_threads), "threads matching one search together (1 = off)");
   line("root_token", Quote(c.root_token.empty() ? "" : "********"),
        c.root_token.empty() ? "unset: POST /v1/orgs and /v1/admin/* are disabled" : "set (masked)");
   line("max_body_bytes", num(c.max_body_bytes), "larger request bodies get 413");

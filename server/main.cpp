@@ -96,7 +96,9 @@ int Serve(server::Config config) {
                  std::filesystem::absolute(token_file).string());
   }
 
-  auto index = indexer::SearchIndex::Open(config.data_dir / "index", **store, indexer::IndexOptions{});
+  indexer::IndexOptions index_options;
+  index_options.search_threads = config.search_threads;
+  auto index = indexer::SearchIndex::Open(config.data_dir / "index", **store, index_options);
   if (!index) {
     spdlog::critical("cannot open the search index: {} ({})", index.error().detail, index.error().cause);
     return 1;
