@@ -26,6 +26,19 @@ std::optional<std::string> Call::Query(std::string_view key) const {
   return std::nullopt;
 }
 
+core::Result<std::optional<std::int64_t>> Call::IntQuery(std::string_view key, std::int64_t min,
+                                                         std::int64_t max) const {
+  auto raw = Query(key);
+  if (!raw) return std::optional<std::int64_t>();
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(raw->data(), raw->data() + raw->size(), v);
+  if (ec != std::errc() || p != raw->data() + raw->size() || v < min || v > max) {
+    return Error::Make(ErrorCode::kMalformed,
+                       fmt::format("{} must be an integer from {} to {}, got '{}'", key, min, max, *raw));
+  }
+  return std::optional<std::int64_t>(v);
+}
+
 std::optional<std::string> OptString(const boost::json::object& o, std::string_view key) {
   auto* v = o.if_contains(key);
   if (!v || !v->is_string()) return std::nullopt;
@@ -66,14 +79,9 @@ core::Result<boost::json::value> Ctx::Body(const Call& call, std::string_view sc
 }
 
 core::Result<std::size_t> Ctx::Limit(const Call& call) const {
-  auto raw = call.Query("limit");
-  if (!raw) return std::size_t{20};
-  std::size_t n = 0;
-  auto [p, ec] = std::from_chars(raw->data(), raw->data() + raw->size(), n);
-  if (ec != std::errc() || p != raw->data() + raw->size() || n < 1 || n > 100) {
-    return Error::Make(ErrorCode::kMalformed, fmt::format("limit must be an integer from 1 to 100, got '{}'", *raw));
-  }
-  return n;
+  auto n = call.IntQuery("limit", 1, 100);
+  if (!n) return n.take_error();
+  return static_cast<std::size_t>(n->value_or(20));
 }
 
 namespace {

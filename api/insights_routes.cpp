@@ -2,7 +2,6 @@
 // Topics and trending are in insights_topics_routes.cpp.
 #include <fmt/format.h>
 
-#include <charconv>
 
 #include "api/insights_params.hpp"
 #include "api/route_context.hpp"
@@ -77,17 +76,12 @@ core::Result<std::optional<std::string>> RegionParam(const Call& call) {
   return raw;
 }
 
-// An integer query parameter in [min, max].
+// An integer query parameter in [min, max], `fallback` when absent.
 core::Result<std::int64_t> IntParam(const Call& call, std::string_view name, std::int64_t fallback, std::int64_t min,
                                     std::int64_t max) {
-  auto raw = call.Query(name);
-  if (!raw) return fallback;
-  std::int64_t v = 0;
-  auto [p, ec] = std::from_chars(raw->data(), raw->data() + raw->size(), v);
-  if (ec != std::errc() || p != raw->data() + raw->size() || v < min || v > max) {
-    return Error::Make(ErrorCode::kMalformed, fmt::format("{} must be an integer from {} to {}, got '{}'", name, min, max, *raw));
-  }
-  return v;
+  auto v = call.IntQuery(name, min, max);
+  if (!v) return v.take_error();
+  return v->value_or(fallback);
 }
 
 // Waits (bounded) for `after_seq` so a client sees the effect of its own writes.

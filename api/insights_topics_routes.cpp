@@ -2,7 +2,6 @@
 // search index (indexer/topics.hpp; method in docs/insights.md). JSON, or text/csv on request.
 #include <fmt/format.h>
 
-#include <charconv>
 
 #include "api/insights_params.hpp"
 #include "api/route_context.hpp"
@@ -24,20 +23,6 @@ constexpr int kMaxPeriodDays = 366;  // topics and trending compare a period wit
 constexpr std::int64_t kDefaultLimit = 10;
 constexpr std::int64_t kMaxLimit = 50;
 
-// An optional non-negative integer query parameter in [min, max].
-core::Result<std::optional<std::int64_t>> IntParam(const Call& call, std::string_view name, std::int64_t min,
-                                                   std::int64_t max) {
-  auto raw = call.Query(name);
-  if (!raw) return std::optional<std::int64_t>();
-  std::int64_t v = 0;
-  auto [p, ec] = std::from_chars(raw->data(), raw->data() + raw->size(), v);
-  if (ec != std::errc() || p != raw->data() + raw->size() || v < min || v > max) {
-    return Error::Make(ErrorCode::kMalformed,
-                       fmt::format("{} must be an integer from {} to {}, got '{}'", name, min, max, *raw));
-  }
-  return std::optional<std::int64_t>(v);
-}
-
 struct Common {
   InsightsPeriodParam period;
   std::size_t limit = kDefaultLimit;
@@ -49,10 +34,10 @@ core::Result<Common> ParseCommon(const Call& call) {
   auto period = ParseInsightsPeriod(call, core::SystemClock().Now(), kMaxPeriodDays);
   if (!period) return period.take_error();
   c.period = *period;
-  auto limit = IntParam(call, "limit", 1, kMaxLimit);
+  auto limit = call.IntQuery("limit", 1, kMaxLimit);
   if (!limit) return limit.take_error();
   c.limit = static_cast<std::size_t>(limit->value_or(kDefaultLimit));
-  auto seq = IntParam(call, "after_seq", 0, INT64_MAX);
+  auto seq = call.IntQuery("after_seq", 0, INT64_MAX);
   if (!seq) return seq.take_error();
   if (*seq) c.after_seq = static_cast<std::uint64_t>(**seq);
   return c;

@@ -4,6 +4,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json.hpp>
 
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -32,6 +33,9 @@ struct Call {
   const service::Caller& Who() const { return *caller; }
   // First value of a query parameter.
   std::optional<std::string> Query(std::string_view key) const;
+  // An integer query parameter in [min, max]: nullopt when absent; a kMalformed error naming the
+  // parameter and the range otherwise.
+  core::Result<std::optional<std::int64_t>> IntQuery(std::string_view key, std::int64_t min, std::int64_t max) const;
 };
 
 // Shared state and helpers for route handlers.
