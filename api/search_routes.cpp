@@ -75,6 +75,10 @@ asio::awaitable<Response> Search(Ctx& ctx, Call& call) {
       (std::string_view(name) == "from" ? r.from : r.to) = *t;
     }
   }
+  if (r.from && r.to && *r.from > *r.to) {
+    co_return ctx.Problem(call, Error::Make(ErrorCode::kMalformed,
+                                            fmt::format("from ({}) is after to ({})", *call.Query("from"), *call.Query("to"))));
+  }
   std::string sort = call.Query("sort").value_or("relevance");
   if (sort == "relevance") {
     r.sort = indexer::SortOrder::kRelevance;

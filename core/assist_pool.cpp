@@ -72,13 +72,19 @@ void AssistPool::Run(std::size_t parts, const std::function<void(std::size_t, bo
   std::vector<std::shared_ptr<Task>> offered;
   if (parts > 1 && !threads_.empty()) {
     offered.reserve(parts - 1);
-    std::lock_guard lock(mu_);
     for (std::size_t i = 1; i < parts; ++i) {
       auto task = std::make_shared<Task>();
       task->index = i;
       task->part = &part;
-      queue_.push_back(task);
       offered.push_back(std::move(task));
+    }
+    std::lock_guard lock(mu_);
+    try {
+      for (const auto& task : offered) queue_.push_back(task);
+    } catch (...) {
+      // Queued tasks point at `part`, which dies with this frame: make them unclaimable first.
+      for (const auto& task : offered) task->Claim();
+      throw;
     }
   }
   if (!offered.empty()) {

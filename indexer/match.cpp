@@ -61,7 +61,7 @@ void DocidRange::next(double) { current_ = current_ == 0 ? first_ : current_ + 1
 
 void DocidRange::skip_to(Xapian::docid did, double) {
   if (current_ == 0) current_ = first_;
-  current_ = std::max(current_, did);
+  current_ = std::max<std::uint64_t>(current_, did);
 }
 
 std::string DocidRange::get_description() const { return fmt::format("DocidRange({}, {})", first_, last_); }

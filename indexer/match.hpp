@@ -39,7 +39,9 @@ class FacetSpy : public Xapian::MatchSpy {
   std::map<std::string, std::uint64_t> kind_, status_, region_, product_, tag_;
 };
 
-// The documents whose docid lies in [first, last], as a boolean filter (no weight).
+// The documents whose docid lies in [first, last], as a boolean filter (no weight). It also yields
+// docids of deleted documents, which is only right as an OP_FILTER operand (the other operand has
+// no such docids), and assumes a single database (docids are not interleaved across shards).
 class DocidRange : public Xapian::PostingSource {
  public:
   DocidRange(Xapian::docid first, Xapian::docid last);
@@ -47,7 +49,7 @@ class DocidRange : public Xapian::PostingSource {
   Xapian::doccount get_termfreq_min() const override { return 0; }
   Xapian::doccount get_termfreq_est() const override { return est_; }
   Xapian::doccount get_termfreq_max() const override { return max_; }
-  Xapian::docid get_docid() const override { return current_; }
+  Xapian::docid get_docid() const override { return static_cast<Xapian::docid>(current_); }
   void next(double min_wt) override;
   void skip_to(Xapian::docid did, double min_wt) override;
   bool at_end() const override { return current_ > last_; }
@@ -56,7 +58,7 @@ class DocidRange : public Xapian::PostingSource {
 
  private:
   Xapian::docid first_, last_;
-  Xapian::docid current_ = 0;  // 0: before the first
+  std::uint64_t current_ = 0;  // 0: before the first; wider than a docid, so last_ + 1 cannot wrap
   Xapian::doccount est_ = 0, max_ = 0;
 };
 

@@ -240,6 +240,7 @@ struct SearchIndex::Impl {
     return &db;
   }
   std::uint64_t ReaderGeneration() const { return Readers()[instance].gen; }
+  void DropReader() const { Readers().erase(instance); }
 
   // Into how many docid ranges a search is split (1: not split): two per thread, so that a thread
   // whose range holds fewer matches takes another range meanwhile (a word's matches are not spread
@@ -285,11 +286,13 @@ struct SearchIndex::Impl {
     // part_paths[i]: writer i's databases in scan order (with one writer: the generation itself).
     std::vector<std::vector<fs::path>> part_paths(parts);
     std::string part_prefix = fmt::format("gen-{}.part-", gen);
-    auto remove_parts = [&] {
-      std::error_code ignored;
-      for (const auto& entry : fs::directory_iterator(dir, ignored)) {
-        if (entry.path().filename().string().rfind(part_prefix, 0) == 0) fs::remove_all(entry.path(), ignored);
+    auto remove_parts = [&] {  // also runs in error paths: never throws
+      std::error_code ec;
+      std::vector<fs::path> found;
+      for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        if (it->path().filename().string().rfind(part_prefix, 0) == 0) found.push_back(it->path());
       }
+      for (const auto& p : found) fs::remove_all(p, ec);
     };
     std::error_code ec;
     fs::remove_all(path, ec);
@@ -601,22 +604,31 @@ Result<SearchResponse> SearchIndex::Search(const SearchRequest& request) const {
       std::uint64_t gen = impl_->ReaderGeneration();
       Xapian::rev rev = db.get_revision();
       Xapian::doccount wanted = offset + limit + 1;
-      auto check = static_cast<Xapian::doccount>((kFacetSampleSize + ranges.size() - 1) / ranges.size());
+      // Every part counts exactly below kFacetSampleSize matches (so the sum is exact when the whole
+      // search's would be) and samples at least that many above it.
+      Xapian::doccount check = kFacetSampleSize;
       auto run_here = [&](std::size_t i) {
         results[i] = match::MatchPart(db, query, ranges[i].first, ranges[i].second, wanted, check,
                                       i == 0 ? &mset : nullptr);
       };
       impl_->assist.Run(ranges.size(), [&](std::size_t i, bool on_helper) {
         if (!on_helper) return run_here(i);
-        Xapian::Database* own = impl_->ReaderAt(gen, rev);
-        if (own == nullptr) return;  // the index moved on: left for this thread
-        Xapian::QueryParser part_qp;
-        mapping::ConfigureParser(part_qp);
-        part_qp.set_database(*own);
-        bool part_fell_back = false;
-        Xapian::Query part_query =
-            mapping::RestrictToOrg(mapping::BuildUserQuery(request, part_qp, part_fell_back), request.org_id, *own);
-        results[i] = match::MatchPart(*own, part_query, ranges[i].first, ranges[i].second, wanted, check);
+        try {
+          Xapian::Database* own = impl_->ReaderAt(gen, rev);
+          if (own == nullptr) return;  // the index moved on: left for this thread
+          Xapian::QueryParser part_qp;
+          mapping::ConfigureParser(part_qp);
+          part_qp.set_database(*own);
+          bool part_fell_back = false;
+          Xapian::Query part_query =
+              mapping::RestrictToOrg(mapping::BuildUserQuery(request, part_qp, part_fell_back), request.org_id, *own);
+          results[i] = match::MatchPart(*own, part_query, ranges[i].first, ranges[i].second, wanted, check);
+        } catch (const Xapian::Error&) {
+          // The helper's own reader failed (e.g. its generation was just removed): drop it and
+          // leave the part to this request's thread, whose reader is the one that counts.
+          impl_->DropReader();
+          results[i] = match::PartResult{};
+        }
       });
       for (std::size_t i = 0; i < results.size(); ++i) {
         if (!results[i].done) run_here(i);

@@ -422,7 +422,7 @@ TopicsResponse FindTopics(const Xapian::Database& db, const TopicsRequest& r) {
   // Background: other threads of the same org, so that in a small period a word every sampled
   // thread shares still counts as rare when the org rarely uses it elsewhere.
   if (s.docids.size() < kStatsThreads) {
-    Xapian::Query others(Xapian::Query::OP_AND_NOT, Xapian::Query::MatchAll, Filters(r.kind, period));
+    Xapian::Query others(Xapian::Query::OP_AND_NOT, mapping::MatchAll(), Filters(r.kind, period));
     auto n = static_cast<Xapian::doccount>(kStatsThreads - s.docids.size());
     CopyQuestions(db, First(db, mapping::RestrictToOrg(others, r.org_id), n), sample);
   }

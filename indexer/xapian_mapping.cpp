@@ -88,7 +88,7 @@ Xapian::Query PureExclusion(const std::string& q, Xapian::QueryParser& qp) {
     i = end;
   }
   if (excluded.empty()) return Xapian::Query();
-  return Xapian::Query(Xapian::Query::OP_AND_NOT, Xapian::Query::MatchAll,
+  return Xapian::Query(Xapian::Query::OP_AND_NOT, MatchAll(),
                        Xapian::Query(Xapian::Query::OP_OR, excluded.begin(), excluded.end()));
 }
 
@@ -131,7 +131,8 @@ std::string DayTerm(std::int64_t ms) { return DayTermOfDay(DayOf(ms)); }
 std::string MonthTerm(std::int64_t ms) { return MonthTermOfDay(DayOf(ms)); }
 
 Xapian::Query CreatedBetween(std::int64_t from_ms, std::int64_t to_ms) {
-  if (from_ms > to_ms) return Xapian::Query::MatchNothing;
+  // Not Query::MatchNothing: that is the empty query, which as a filter operand means "no filter".
+  if (from_ms > to_ms) return Xapian::Query(kPrefixDay);  // a term no document has
   std::int64_t first = DayOf(from_ms), last = DayOf(to_ms);
   constexpr std::int64_t kMaxTermDays = 3 * 366;
   if (last - first > kMaxTermDays) return CreatedValueRange(from_ms, to_ms);
@@ -418,7 +419,7 @@ Xapian::Query BuildUserQuery(const SearchRequest& r, Xapian::QueryParser& qp, bo
     filters = And(filters, CreatedBetween(r.from ? core::ToUnixMillis(*r.from) : -kFar,
                                           r.to ? core::ToUnixMillis(*r.to) : kFar));
   }
-  if (text.empty()) return filters.empty() ? Xapian::Query::MatchAll : Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT, filters, 0);
+  if (text.empty()) return filters.empty() ? MatchAll() : Xapian::Query(Xapian::Query::OP_SCALE_WEIGHT, filters, 0);
   if (filters.empty()) return text;
   return Xapian::Query(Xapian::Query::OP_FILTER, text, filters);
 }

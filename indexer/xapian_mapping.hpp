@@ -107,6 +107,11 @@ Xapian::Stem MakeIndexingStemmer();
 void ConfigureParser(Xapian::QueryParser& qp);
 const Xapian::Stopper& Stopwords();
 
+// Every document: a fresh Query(""), never a copy of the shared static Xapian::Query::MatchAll,
+// whose reference count is not atomic (Xapian's query.h), while searches build queries on several
+// threads at once.
+inline Xapian::Query MatchAll() { return Xapian::Query(std::string()); }
+
 // The user part of a search (text + filters), NOT including the org filter. Sets `fell_back` if
 // the text had a syntax error and was parsed as plain words instead.
 Xapian::Query BuildUserQuery(const SearchRequest& r, Xapian::QueryParser& qp, bool& fell_back);
@@ -114,7 +119,7 @@ Xapian::Query BuildUserQuery(const SearchRequest& r, Xapian::QueryParser& qp, bo
 // Threads created in [from_ms, to_ms] (ms since the epoch, both inclusive), for use as a filter:
 // the month terms of whole months, the day terms of the other whole days, and a value range on
 // kSlotCreated only within a partly covered first or last day. Periods longer than three years are
-// a plain value range (they hold most threads anyway). MatchNothing if from_ms > to_ms.
+// a plain value range (they hold most threads anyway). Matches nothing if from_ms > to_ms.
 Xapian::Query CreatedBetween(std::int64_t from_ms, std::int64_t to_ms);
 std::string DayTerm(std::int64_t ms);    // kPrefixDay + the UTC date of `ms`
 std::string MonthTerm(std::int64_t ms);  // kPrefixMonth + the UTC year and month of `ms`

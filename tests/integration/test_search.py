@@ -597,9 +597,10 @@ def test_similar_in_other_org_suggests_nothing_of_it(tenants):
     {"status": "pending"},
     {"tag": "no spaces!"},
     {"q": "x" * 1001},
+    {"from": "2026-11-02", "to": "2026-11-01"},
 ], ids=["sort-x", "sort-empty", "limit-0", "limit-101", "limit-word", "from-garbage",
         "from-month-13", "to-offset", "after_seq-negative", "after_seq-word", "kind", "status",
-        "tag", "q-too-long"])
+        "tag", "q-too-long", "from-after-to"])
 def test_bad_search_parameters_are_400(org, params):
     assert_problem(org.admin.get("/v1/search", params=params), 400, "malformed-request")
 

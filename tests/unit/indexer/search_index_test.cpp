@@ -417,6 +417,7 @@ TEST_CASE("SearchIndex: a search split into docid parts returns exactly what a w
     // Varied lengths and word counts, so weights differ; some threads tie exactly.
     std::string body;
     for (int j = 0; j <= i % 7; ++j) body += words[(i + j) % words.size()] + " filler text ";
+    if (i < 60) body += " concentrated";  // a word whose matches all lie in the first docid range(s)
     w.Post(i % 5 ? a : b, "Question " + words[i % words.size()] + " " + words[(i / 6) % words.size()], body,
            {i % 2 ? "odd" : "even"});
   }
@@ -435,7 +436,7 @@ TEST_CASE("SearchIndex: a search split into docid parts returns exactly what a w
     Must(index->Rebuild(nullptr));  // the same documents and docids each time
     std::vector<Page> pages;
 
-    for (const char* q : {"oracle", "delivery pricing", "\"filler text\"", "emea OR sso", "question -oracle", "nothingmatches"}) {
+    for (const char* q : {"oracle", "delivery pricing", "\"filler text\"", "emea OR sso", "question -oracle", "nothingmatches", "concentrated"}) {
       for (std::size_t offset : {0u, 7u, 40u}) {
         sw::indexer::SearchRequest r;
         r.org_id = a.org_id();
