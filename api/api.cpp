@@ -39,6 +39,13 @@ core::Result<std::optional<std::int64_t>> Call::IntQuery(std::string_view key, s
   return std::optional<std::int64_t>(v);
 }
 
+core::Result<std::optional<std::uint64_t>> Call::AfterSeq() const {
+  auto seq = IntQuery("after_seq", 0, INT64_MAX);
+  if (!seq) return seq.take_error();
+  if (!*seq) return std::optional<std::uint64_t>();
+  return std::optional<std::uint64_t>(static_cast<std::uint64_t>(**seq));
+}
+
 std::optional<std::string> OptString(const boost::json::object& o, std::string_view key) {
   auto* v = o.if_contains(key);
   if (!v || !v->is_string()) return std::nullopt;

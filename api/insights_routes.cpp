@@ -17,7 +17,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr auto kMaxReadYourWritesWait = std::chrono::milliseconds(2000);
 
 json::value OptInt(const std::optional<std::int64_t>& v) { return v ? json::value(*v) : json::value(nullptr); }
 json::value OptDouble(const std::optional<double>& v) { return v ? json::value(*v) : json::value(nullptr); }
@@ -86,9 +85,9 @@ core::Result<std::int64_t> IntParam(const Call& call, std::string_view name, std
 
 // Waits (bounded) for `after_seq` so a client sees the effect of its own writes.
 core::Status AwaitSeq(Ctx& ctx, const Call& call) {
-  auto seq = IntParam(call, "after_seq", 0, 0, INT64_MAX);
+  auto seq = call.AfterSeq();
   if (!seq) return seq.take_error();
-  if (*seq > 0) ctx.deps.insights->WaitForSeq(static_cast<std::uint64_t>(*seq), kMaxReadYourWritesWait);
+  if (*seq && **seq > 0) ctx.deps.insights->WaitForSeq(**seq, kMaxReadYourWritesWait);
   return core::OkStatus();
 }
 

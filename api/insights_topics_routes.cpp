@@ -18,7 +18,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr auto kMaxReadYourWritesWait = std::chrono::milliseconds(2000);
 constexpr int kMaxPeriodDays = 366;  // topics and trending compare a period with the one before it
 constexpr std::int64_t kDefaultLimit = 10;
 constexpr std::int64_t kMaxLimit = 50;
@@ -37,9 +36,9 @@ core::Result<Common> ParseCommon(const Call& call) {
   auto limit = call.IntQuery("limit", 1, kMaxLimit);
   if (!limit) return limit.take_error();
   c.limit = static_cast<std::size_t>(limit->value_or(kDefaultLimit));
-  auto seq = call.IntQuery("after_seq", 0, INT64_MAX);
+  auto seq = call.AfterSeq();
   if (!seq) return seq.take_error();
-  if (*seq) c.after_seq = static_cast<std::uint64_t>(**seq);
+  c.after_seq = *seq;
   return c;
 }
 

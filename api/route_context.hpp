@@ -4,6 +4,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <mutex>
@@ -36,7 +37,12 @@ struct Call {
   // An integer query parameter in [min, max]: nullopt when absent; a kMalformed error naming the
   // parameter and the range otherwise.
   core::Result<std::optional<std::int64_t>> IntQuery(std::string_view key, std::int64_t min, std::int64_t max) const;
+  // `after_seq` (read-your-writes): a change-log seq to wait for, at most kMaxReadYourWritesWait.
+  core::Result<std::optional<std::uint64_t>> AfterSeq() const;
 };
+
+// How long a read with `after_seq` waits for the index or the rollups to reach that seq.
+inline constexpr std::chrono::milliseconds kMaxReadYourWritesWait{2000};
 
 // Shared state and helpers for route handlers.
 struct Ctx {

@@ -20,7 +20,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr auto kMaxReadYourWritesWait = std::chrono::milliseconds(2000);
 constexpr std::size_t kMaxQueryBytes = 1000;
 constexpr std::size_t kMaxSearchOffset = 10000;
 
@@ -93,12 +92,8 @@ asio::awaitable<Response> Search(Ctx& ctx, Call& call) {
   auto limit = ctx.Limit(call);
   if (!limit) co_return ctx.Problem(call, limit.error());
   r.limit = *limit;
-  std::optional<std::uint64_t> after_seq;
-  if (auto raw = call.Query("after_seq")) {
-    auto v = ParseUint("after_seq", *raw);
-    if (!v) co_return ctx.Problem(call, v.error());
-    after_seq = *v;
-  }
+  auto after_seq = call.AfterSeq();
+  if (!after_seq) co_return ctx.Problem(call, after_seq.error());
   // The cursor is bound to everything that defines the result set, including the organisation.
   std::string canonical = fmt::format("search|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}|{}", call.Who().org_id(), r.q,
                                       fmt::join(r.tags, ","), r.kind.value_or(""), r.status.value_or(""),
@@ -116,7 +111,7 @@ asio::awaitable<Response> Search(Ctx& ctx, Call& call) {
     r.offset = *offset;
   }
   auto result = co_await ctx.deps.pool->Run(
-      [&] { return ctx.deps.search->Search(call.Who(), r, after_seq, kMaxReadYourWritesWait); });
+      [&] { return ctx.deps.search->Search(call.Who(), r, *after_seq, kMaxReadYourWritesWait); });
   if (!result) co_return ctx.Problem(call, result.error());
   json::array items;
   for (const auto& h : result->results) items.emplace_back(repr::SearchHit(h));
