@@ -336,6 +336,11 @@ Response PageResponse(const Call& call, boost::json::array items, const std::opt
                       std::string_view fingerprint) {
   boost::json::object o;
   o["items"] = std::move(items);
+  return PageResponse(call, std::move(o), next_key, fingerprint);
+}
+
+Response PageResponse(const Call& call, boost::json::object o, const std::optional<std::string>& next_key,
+                      std::string_view fingerprint) {
   Response r;
   if (next_key) {
     std::string cursor = core::EncodeCursor(fingerprint, *next_key);

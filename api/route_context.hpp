@@ -98,5 +98,8 @@ core::Result<std::optional<std::string>> CursorParam(const Call& call, std::stri
 // `{items, next_cursor}` plus a `Link: <...>; rel="next"` header when there is a next page.
 Response PageResponse(const Call& call, boost::json::array items, const std::optional<std::string>& next_key,
                       std::string_view fingerprint);
+// The same for an answer with its own envelope: `body` plus `next_cursor` (and the `Link` header).
+Response PageResponse(const Call& call, boost::json::object body, const std::optional<std::string>& next_key,
+                      std::string_view fingerprint);
 
 }  // namespace streetwise::api

@@ -125,16 +125,11 @@ asio::awaitable<Response> Search(Ctx& ctx, Call& call) {
   }
   std::optional<std::string> next;
   if (result->has_more && r.offset + r.limit <= kMaxSearchOffset) next = std::to_string(r.offset + r.limit);
-  Response resp = PageResponse(call, std::move(items), next, fp);
-  // PageResponse builds {items, next_cursor}; search answers with its own envelope.
-  auto page = json::parse(resp.body).as_object();
   json::object body{{"estimated_total", result->estimated_total},
-                    {"results", std::move(page["items"])},
+                    {"results", std::move(items)},
                     {"facets", std::move(facets)},
-                    {"next_cursor", page["next_cursor"]},
                     {"did_you_mean", result->did_you_mean ? json::value(*result->did_you_mean) : json::value(nullptr)}};
-  resp.body = json::serialize(body);
-  co_return resp;
+  co_return PageResponse(call, std::move(body), next, fp);
 }
 
 asio::awaitable<Response> Similar(Ctx& ctx, Call& call) {

@@ -22,9 +22,20 @@ void AddCounts(FacetCounts& into, const FacetCounts& from) {
 
 }  // namespace
 
-void FacetSpy::operator()(const Xapian::Document& doc, double) {
-  if (max_docs_ != 0 && seen_ == max_docs_) return;
+bool FacetSpy::Take() {
+  if (max_docs_ == 0) return true;
+  if (shared_ != nullptr) {
+    // Reading first keeps the exhausted case (most calls of a broad query) free of contended writes.
+    if (shared_->load(std::memory_order_relaxed) >= max_docs_) return false;
+    return shared_->fetch_add(1, std::memory_order_relaxed) < max_docs_;
+  }
+  if (seen_ == max_docs_) return false;
   ++seen_;
+  return true;
+}
+
+void FacetSpy::operator()(const Xapian::Document& doc, double) {
+  if (!Take()) return;
   if (!mapping::DecodeFacets(doc.get_value(mapping::kSlotFacets), values_)) return;
   Count(kind_, values_.kind);
   Count(status_, values_.status);
@@ -79,13 +90,14 @@ std::vector<std::pair<Xapian::docid, Xapian::docid>> SplitDocids(Xapian::docid l
 }
 
 PartResult MatchPart(const Xapian::Database& db, const Xapian::Query& query, Xapian::docid first, Xapian::docid last,
-                     Xapian::doccount count, Xapian::doccount check_at_least, Xapian::MSet* mset) {
+                     Xapian::doccount count, Xapian::doccount check_at_least, Xapian::MSet* mset,
+                     std::atomic<std::uint64_t>* facet_budget) {
   Xapian::Enquire enquire(db);
   // The range source is an OP_FILTER operand: boolean, it only restricts the documents. Ownership
   // passes to the query (release()), which may outlive this frame inside an MSet.
   enquire.set_query(Xapian::Query(Xapian::Query::OP_FILTER, query, Xapian::Query((new DocidRange(first, last))->release())));
   enquire.set_weighting_scheme(*mapping::MakeWeight());
-  FacetSpy spy(check_at_least);
+  FacetSpy spy(check_at_least, facet_budget);
   enquire.add_matchspy(&spy);
   Xapian::MSet m = enquire.get_mset(0, count, check_at_least);
   enquire.clear_matchspies();

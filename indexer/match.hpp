@@ -9,6 +9,7 @@
 
 #include <xapian.h>
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -26,14 +27,20 @@ using FacetCounts = std::map<std::string, std::map<std::string, std::uint64_t>>;
 // ~2.7 ms per query at 1M threads against ~0.3 ms for one (docs/benchmarks.md).
 class FacetSpy : public Xapian::MatchSpy {
  public:
-  // Counts the first `max_docs` documents it is shown (0: every one).
-  explicit FacetSpy(std::uint64_t max_docs = 0) : max_docs_(max_docs) {}
+  // Counts the first `max_docs` documents it is shown (0: every one). With `shared`, the spies of
+  // all parts of one search draw from one budget of `max_docs` documents (`shared` counts the
+  // documents taken, starts at 0 and outlives the spies).
+  explicit FacetSpy(std::uint64_t max_docs = 0, std::atomic<std::uint64_t>* shared = nullptr)
+      : max_docs_(max_docs), shared_(shared) {}
   void operator()(const Xapian::Document& doc, double) override;
   // Adds this spy's counts to `out` and clears them.
   void TakeInto(FacetCounts& out);
 
  private:
+  bool Take();
+
   std::uint64_t max_docs_;
+  std::atomic<std::uint64_t>* shared_;
   std::uint64_t seen_ = 0;
   mapping::FacetValues values_;  // reused between documents
   std::map<std::string, std::uint64_t> kind_, status_, region_, product_, tag_;
@@ -80,10 +87,15 @@ struct PartResult {
 };
 
 // Runs `query` (already restricted to the organisation; relevance order) over the documents of
-// [first, last], keeping the best `count` hits and counting facets over at least `check_at_least`
-// matches. `mset` (nullable) receives the part's MSet, e.g. for snippets.
+// [first, last], keeping the best `count` hits and checking at least `check_at_least` matches.
+// Facets are counted over the first `check_at_least` matches the part examines or, with
+// `facet_budget`, over as many as remain of a budget of `check_at_least` shared by every part of
+// the search: all of a search's matches when it has at most that many in all, a sample of that
+// size otherwise, however the matches fall into the parts. `mset` (nullable) receives the part's
+// MSet, e.g. for snippets.
 PartResult MatchPart(const Xapian::Database& db, const Xapian::Query& query, Xapian::docid first, Xapian::docid last,
-                     Xapian::doccount count, Xapian::doccount check_at_least, Xapian::MSet* mset = nullptr);
+                     Xapian::doccount count, Xapian::doccount check_at_least, Xapian::MSet* mset = nullptr,
+                     std::atomic<std::uint64_t>* facet_budget = nullptr);
 
 // A hit's score: its weight in percent of the best hit's (the best hit of the whole ranking scores
 // 100), at least 1 for a positive weight; 0 when nothing is weighted (pure filters).

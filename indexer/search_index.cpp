@@ -39,6 +39,24 @@ constexpr std::size_t kSnippetBytes = 240;
 
 std::atomic<std::uint64_t> g_next_instance{1};
 
+// A result as the API shows it, from its document's data; the snippet marks `mset`'s query terms
+// (Xapian::MSet::snippet flags in `snippet_flags`). The score is the caller's.
+SearchHit HitFromDocument(const Xapian::Document& doc, const Xapian::MSet& mset, unsigned snippet_flags) {
+  auto data = boost::json::parse(doc.get_data()).as_object();
+  SearchHit hit;
+  hit.thread_id = std::string(data.at("id").as_string());
+  hit.title = std::string(data.at("title").as_string());
+  for (const auto& t : data.at("tags").as_array()) hit.tags.emplace_back(t.as_string());
+  hit.kind = std::string(data.at("kind").as_string());
+  hit.status = std::string(data.at("status").as_string());
+  hit.answer_count = data.at("answer_count").to_number<std::int64_t>();
+  hit.accepted = data.at("accepted").as_bool();
+  hit.created_at = core::FromUnixMillis(data.at("created_ms").to_number<std::int64_t>());
+  hit.snippet = mset.snippet(std::string(data.at("text").as_string()), kSnippetBytes, mapping::ThreadSnippetStemmer(),
+                             snippet_flags, "<mark>", "</mark>", "…");
+  return hit;
+}
+
 // fsyncs every file of a database directory, then the directory: a generation written with
 // DB_NO_SYNC is durable before CURRENT names it.
 core::Status SyncFiles(const fs::path& db_dir) {
@@ -547,23 +565,11 @@ Result<SearchResponse> SearchIndex::Search(const SearchRequest& request) const {
     auto offset = static_cast<Xapian::doccount>(request.offset);
     SearchResponse out;
     Xapian::MSet mset;  // holds the query's terms for the snippets
-    Xapian::Stem stem("english");
     auto add_hit = [&](const Xapian::Document& doc, int score) {
-      auto data = boost::json::parse(doc.get_data()).as_object();
-      SearchHit hit;
-      hit.thread_id = std::string(data.at("id").as_string());
-      hit.title = std::string(data.at("title").as_string());
-      for (const auto& t : data.at("tags").as_array()) hit.tags.emplace_back(t.as_string());
-      hit.kind = std::string(data.at("kind").as_string());
-      hit.status = std::string(data.at("status").as_string());
-      hit.answer_count = data.at("answer_count").to_number<std::int64_t>();
-      hit.accepted = data.at("accepted").as_bool();
-      hit.created_at = core::FromUnixMillis(data.at("created_ms").to_number<std::int64_t>());
-      std::string text(data.at("text").as_string());
       // Exhaustive: the best window of the whole text (answers included). No background model: it
       // looks up every word of the text in the index (~1.1 ms per page of 20 at 1M threads) only to
       // prefer rarer non-query words.
-      hit.snippet = mset.snippet(text, kSnippetBytes, stem, Xapian::MSet::SNIPPET_EXHAUSTIVE, "<mark>", "</mark>", "…");
+      SearchHit hit = HitFromDocument(doc, mset, Xapian::MSet::SNIPPET_EXHAUSTIVE);
       hit.score = request.q.empty() ? 0 : score;
       out.results.push_back(std::move(hit));
     };
@@ -604,15 +610,19 @@ Result<SearchResponse> SearchIndex::Search(const SearchRequest& request) const {
       std::uint64_t gen = impl_->ReaderGeneration();
       Xapian::rev rev = db.get_revision();
       Xapian::doccount wanted = offset + limit + 1;
-      // Every part counts exactly below kFacetSampleSize matches (so the sum is exact when the whole
-      // search's would be) and samples at least that many above it.
+      // Every part checks at least kFacetSampleSize matches, and the parts' facet spies share one
+      // budget of that many documents: the counts are exact when the whole search has at most that
+      // many matches (as a whole search's are) and a sample of that size otherwise. Each value read
+      // costs ~1 us for a sparse query at 1M threads, so four parts counting 200 each cost ~0.8 ms
+      // more than one budget (docs/benchmarks.md).
       Xapian::doccount check = kFacetSampleSize;
-      auto run_here = [&](std::size_t i) {
+      std::atomic<std::uint64_t> facet_budget{0};
+      auto run_here = [&](std::size_t i, std::atomic<std::uint64_t>* budget) {
         results[i] = match::MatchPart(db, query, ranges[i].first, ranges[i].second, wanted, check,
-                                      i == 0 ? &mset : nullptr);
+                                      i == 0 ? &mset : nullptr, budget);
       };
       impl_->assist.Run(ranges.size(), [&](std::size_t i, bool on_helper) {
-        if (!on_helper) return run_here(i);
+        if (!on_helper) return run_here(i, &facet_budget);
         try {
           Xapian::Database* own = impl_->ReaderAt(gen, rev);
           if (own == nullptr) return;  // the index moved on: left for this thread
@@ -622,7 +632,8 @@ Result<SearchResponse> SearchIndex::Search(const SearchRequest& request) const {
           bool part_fell_back = false;
           Xapian::Query part_query =
               mapping::RestrictToOrg(mapping::BuildUserQuery(request, part_qp, part_fell_back), request.org_id, *own);
-          results[i] = match::MatchPart(*own, part_query, ranges[i].first, ranges[i].second, wanted, check);
+          results[i] = match::MatchPart(*own, part_query, ranges[i].first, ranges[i].second, wanted, check, nullptr,
+                                        &facet_budget);
         } catch (const Xapian::Error&) {
           // The helper's own reader failed (e.g. its generation was just removed): drop it and
           // leave the part to this request's thread, whose reader is the one that counts.
@@ -630,8 +641,10 @@ Result<SearchResponse> SearchIndex::Search(const SearchRequest& request) const {
           results[i] = match::PartResult{};
         }
       });
+      // A part left over by a failed helper counts its own facets afresh (what the helper took of
+      // the shared budget is gone with it, so the counts may then be a sample below 200 matches).
       for (std::size_t i = 0; i < results.size(); ++i) {
-        if (!results[i].done) run_here(i);
+        if (!results[i].done) run_here(i, nullptr);
       }
       match::Merged merged = match::Merge(results, offset, limit + 1);
       out.estimated_total = merged.estimated;
@@ -721,20 +734,8 @@ Result<std::vector<SearchHit>> SearchIndex::Similar(const SimilarRequest& reques
     }
     Xapian::MSet mset = enquire.get_mset(0, static_cast<Xapian::doccount>(request.limit));
     std::vector<SearchHit> out;
-    Xapian::Stem stem("english");
     for (auto it = mset.begin(); it != mset.end(); ++it) {
-      auto data = boost::json::parse(it.get_document().get_data()).as_object();
-      SearchHit hit;
-      hit.thread_id = std::string(data.at("id").as_string());
-      hit.title = std::string(data.at("title").as_string());
-      for (const auto& t : data.at("tags").as_array()) hit.tags.emplace_back(t.as_string());
-      hit.kind = std::string(data.at("kind").as_string());
-      hit.status = std::string(data.at("status").as_string());
-      hit.answer_count = data.at("answer_count").to_number<std::int64_t>();
-      hit.accepted = data.at("accepted").as_bool();
-      hit.created_at = core::FromUnixMillis(data.at("created_ms").to_number<std::int64_t>());
-      hit.snippet = mset.snippet(std::string(data.at("text").as_string()), kSnippetBytes, stem,
-                                 Xapian::MSet::SNIPPET_BACKGROUND_MODEL, "<mark>", "</mark>", "…");
+      SearchHit hit = HitFromDocument(it.get_document(), mset, Xapian::MSet::SNIPPET_BACKGROUND_MODEL);
       hit.score = it.get_percent();
       out.push_back(std::move(hit));
     }

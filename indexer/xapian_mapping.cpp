@@ -428,24 +428,30 @@ namespace {
 
 class MemoStem : public Xapian::StemImplementation {
  public:
+  explicit MemoStem(std::size_t max_words) : max_words_(max_words) {}
   std::string operator()(const std::string& word) override {
     if (auto it = memo_.find(word); it != memo_.end()) return it->second;
     std::string stem = english_(word);
-    if (memo_.size() >= kMaxWords) memo_.clear();  // bounded: a corpus of unusual words starts over
+    if (memo_.size() >= max_words_) memo_.clear();  // bounded: a corpus of unusual words starts over
     memo_.emplace(word, stem);
     return stem;
   }
   std::string get_description() const override { return "MemoStem(english)"; }
 
  private:
-  static constexpr std::size_t kMaxWords = 200'000;
+  std::size_t max_words_;
   Xapian::Stem english_{"english"};
   std::unordered_map<std::string, std::string> memo_;
 };
 
 }  // namespace
 
-Xapian::Stem MakeIndexingStemmer() { return Xapian::Stem(new MemoStem); }
+Xapian::Stem MakeIndexingStemmer() { return Xapian::Stem(new MemoStem(200'000)); }
+
+const Xapian::Stem& ThreadSnippetStemmer() {
+  thread_local const Xapian::Stem stem(new MemoStem(20'000));
+  return stem;
+}
 
 std::unique_ptr<Xapian::Weight> MakeWeight() {
   return std::make_unique<Xapian::BM25Weight>(0.9, 0, 1, 0.5, 0.5);

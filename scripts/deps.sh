@@ -9,7 +9,7 @@ PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   librocksdb-dev libxapian-dev libfmt-dev libspdlog-dev doctest-dev
   libcurl4-openssl-dev libssl-dev zlib1g-dev libcmark-dev libcli11-dev libvalijson-dev
-  libtomlplusplus-dev libhowardhinnant-date-dev prometheus-cpp-dev
+  libtomlplusplus-dev libhowardhinnant-date-dev prometheus-cpp-dev libjemalloc-dev
   python3 python3-yaml python3-pytest python3-requests python3-jsonschema python3-aiosmtpd
   python3-prometheus-client
   curl wrk sqlite3

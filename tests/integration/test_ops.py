@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 
 import pytest
 import requests
@@ -148,3 +150,14 @@ def _check_histogram(family):
         assert bounds == sorted(bounds) and bounds[-1] == float("inf"), (family.name, key, bounds)
         assert counts == sorted(counts), f"{family.name}{key}: buckets not cumulative"
         assert counts[-1] == s["count"], f"{family.name}{key}: +Inf bucket != _count"
+
+
+@pytest.mark.skipif(os.environ.get("STREETWISE_SANITIZED") == "1",
+                    reason="sanitizer builds keep the sanitizers' allocator")
+def test_release_binary_allocates_with_jemalloc():
+    # jemalloc prints its statistics at exit when asked through MALLOC_CONF; glibc's malloc ignores it.
+    from conftest import _binary
+    env = dict(os.environ, MALLOC_CONF="stats_print:true")
+    out = subprocess.run([str(_binary()), "--help"], env=env, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0
+    assert "Begin jemalloc statistics" in out.stdout + out.stderr

@@ -2,11 +2,13 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <string>
 #include <thread>
 
+#include "indexer/match.hpp"
 #include "indexer/search_index.hpp"
 #include "indexer/xapian_mapping.hpp"
 #include "service/account_service.hpp"
@@ -406,6 +408,31 @@ TEST_CASE("SearchIndex: a rebuild in parallel parts finds the same threads as on
     ++threads;
     ++in_a;
   }
+}
+
+TEST_CASE("FacetSpy: a shared budget counts that many documents over all the spies that draw from it") {
+  Xapian::Document doc;
+  doc.add_value(mapping::kSlotFacets, mapping::EncodeFacets({"question", "open", "emea", "", {"oracle"}}));
+  auto count = [](sw::indexer::match::FacetSpy& spy) {
+    sw::indexer::match::FacetCounts out;
+    spy.TakeInto(out);
+    return out["kind"]["question"];
+  };
+  std::atomic<std::uint64_t> budget{0};
+  sw::indexer::match::FacetSpy first(3, &budget), second(3, &budget), own(3), unlimited;
+  for (int i = 0; i < 2; ++i) {
+    first(doc, 1.0);
+    second(doc, 1.0);
+  }
+  for (int i = 0; i < 5; ++i) {
+    own(doc, 1.0);
+    unlimited(doc, 1.0);
+  }
+  CHECK(count(first) == 2);
+  CHECK(count(second) == 1);  // the budget of 3 is spent
+  CHECK(budget.load() >= 3);
+  CHECK(count(own) == 3);
+  CHECK(count(unlimited) == 5);
 }
 
 TEST_CASE("SearchIndex: a search split into docid parts returns exactly what a whole search returns") {
