@@ -67,6 +67,32 @@ void AssistPool::HelperLoop() {
   }
 }
 
+AssistPool::Reservation& AssistPool::Reservation::operator=(Reservation&& other) noexcept {
+  if (this != &other) {
+    if (pool_ != nullptr) pool_->Release();
+    pool_ = std::exchange(other.pool_, nullptr);
+  }
+  return *this;
+}
+
+AssistPool::Reservation::~Reservation() {
+  if (pool_ != nullptr) pool_->Release();
+}
+
+AssistPool::Reservation AssistPool::TryReserve() {
+  std::lock_guard lock(mu_);
+  // A helper that has taken a reserved job's part is no longer idle, and the job keeps its claim
+  // until it ends (the helper may take its next part): idle helpers beyond the claims are free.
+  if (idle_ <= reserved_) return {};
+  ++reserved_;
+  return Reservation(this);
+}
+
+void AssistPool::Release() {
+  std::lock_guard lock(mu_);
+  --reserved_;
+}
+
 void AssistPool::Run(std::size_t parts, const std::function<void(std::size_t, bool)>& part) {
   if (parts == 0) return;
   std::vector<std::shared_ptr<Task>> offered;

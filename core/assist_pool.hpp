@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace streetwise::core {
@@ -35,19 +36,39 @@ class AssistPool {
   void Run(std::size_t parts, const std::function<void(std::size_t index, bool on_helper)>& part);
 
   std::size_t helpers() const { return threads_.size(); }
-  // Whether some helper is waiting for work right now (a hint: it may be taken a moment later).
-  // Splitting a job costs some extra work, so callers split only when a helper would take a part.
-  bool HasIdleHelper() const { return idle_.load(std::memory_order_relaxed) > 0; }
+
+  // A claim on one idle helper for the length of a job. Splitting a job costs some extra work, so
+  // callers split only when a helper will take a part: while a reservation is held, no other
+  // caller's TryReserve counts that helper as idle, so concurrent jobs do not all split for one
+  // helper. Release it (destroy it) after Run. Empty (false) when every helper is busy or claimed.
+  class Reservation {
+   public:
+    Reservation() = default;
+    Reservation(Reservation&& other) noexcept : pool_(std::exchange(other.pool_, nullptr)) {}
+    Reservation& operator=(Reservation&& other) noexcept;
+    Reservation(const Reservation&) = delete;
+    Reservation& operator=(const Reservation&) = delete;
+    ~Reservation();
+    explicit operator bool() const { return pool_ != nullptr; }
+
+   private:
+    friend class AssistPool;
+    explicit Reservation(AssistPool* pool) : pool_(pool) {}
+    AssistPool* pool_ = nullptr;
+  };
+  Reservation TryReserve();
 
  private:
   struct Task;
   void HelperLoop();
+  void Release();
 
   std::mutex mu_;
   std::condition_variable work_cv_;
   std::deque<std::shared_ptr<Task>> queue_;
   bool stopping_ = false;
-  std::atomic<std::size_t> idle_{0};  // helpers waiting in HelperLoop
+  std::size_t idle_ = 0;      // helpers waiting in HelperLoop (guarded by mu_)
+  std::size_t reserved_ = 0;  // reservations held (guarded by mu_)
   std::vector<std::thread> threads_;
 };
 

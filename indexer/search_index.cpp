@@ -574,10 +574,13 @@ Result<SearchResponse> SearchIndex::Search(const SearchRequest& request) const {
       out.results.push_back(std::move(hit));
     };
 
-    // Split only when a helper is free to take a part: a split search costs ~1/3 more work in all
-    // (each part filters its docid range), which under load would only cost throughput.
+    // Split only with a helper reserved to take a part: a split search costs more work in all
+    // (each part filters its docid range), which under load would only cost throughput. The
+    // reservation keeps concurrent searches from all splitting for the same idle helper.
     std::size_t parts = impl_->SearchParts(db, request);
-    if (parts > 1 && !impl_->assist.HasIdleHelper()) parts = 1;
+    core::AssistPool::Reservation helper;
+    if (parts > 1) helper = impl_->assist.TryReserve();
+    if (!helper) parts = 1;
     if (parts <= 1) {
       Xapian::Enquire enquire(db);
       enquire.set_query(query);

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <chrono>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -45,6 +46,38 @@ TEST_CASE("AssistPool: a helper runs a part while the caller runs part 0") {
     while (!part1_started && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
     CHECK(part1_started.load());
   });
+}
+
+TEST_CASE("AssistPool: a reservation claims an idle helper until it is released") {
+  AssistPool none(0);
+  CHECK_FALSE(none.TryReserve());
+  AssistPool pool(1);
+  // The helper thread counts as idle once it waits for work: poll for it, bounded.
+  AssistPool::Reservation first;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!(first = pool.TryReserve()) && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  REQUIRE(first);
+  CHECK_FALSE(pool.TryReserve());  // the only helper is claimed, although it is still idle
+  // While the claimed job runs, its helper part makes the helper busy: still nothing to reserve.
+  std::atomic<bool> checked{false};
+  pool.Run(2, [&](std::size_t i, bool on_helper) {
+    if (i == 1) {
+      CHECK(on_helper);
+      CHECK_FALSE(pool.TryReserve());
+      checked = true;
+      return;
+    }
+    // Part 0 waits (bounded) for the helper to run part 1, so that part 1 is not claimed back.
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!checked && std::chrono::steady_clock::now() < until) std::this_thread::yield();
+  });
+  CHECK(checked.load());
+  CHECK_FALSE(pool.TryReserve());  // the job holds its claim until it releases it
+  first = AssistPool::Reservation();
+  AssistPool::Reservation again;
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!(again = pool.TryReserve()) && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  CHECK(again);
 }
 
 TEST_CASE("AssistPool rethrows a part's exception after every part has finished") {
