@@ -58,14 +58,8 @@ DocidRange::DocidRange(Xapian::docid first, Xapian::docid last) : first_(std::ma
 
 void DocidRange::init(const Xapian::Database& db) {
   current_ = 0;
-  Xapian::doccount docs = db.get_doccount();
-  Xapian::docid last_docid = db.get_lastdocid();
-  Xapian::doccount span = last_ >= first_ ? last_ - first_ + 1 : 0;
-  max_ = std::min(span, docs);
-  // Deleted documents leave gaps: assume they are spread evenly over the docids.
-  est_ = last_docid == 0 ? 0
-                         : static_cast<Xapian::doccount>(static_cast<double>(span) * docs / last_docid);
-  est_ = std::min(est_, max_);
+  // See the class comment: the whole database's count, so that the range follows in an AND.
+  est_ = max_ = db.get_doccount();
 }
 
 void DocidRange::next(double) { current_ = current_ == 0 ? first_ : current_ + 1; }
@@ -103,6 +97,16 @@ PartResult MatchPart(const Xapian::Database& db, const Xapian::Query& query, Xap
   enquire.clear_matchspies();
   PartResult out;
   out.estimated = m.get_matches_estimated();
+  if (m.get_matches_lower_bound() != m.get_matches_upper_bound()) {
+    // An estimate from posting-list statistics, where the range counted as the whole database
+    // (DocidRange): scale it to the range's share of the docids (deleted documents are assumed to
+    // be spread evenly), within the bounds the matcher saw.
+    Xapian::docid last_docid = db.get_lastdocid();
+    double span = static_cast<double>(last) - static_cast<double>(first) + 1.0;
+    double share = last_docid == 0 ? 0.0 : std::clamp(span / last_docid, 0.0, 1.0);
+    auto scaled = static_cast<Xapian::doccount>(static_cast<double>(out.estimated) * share + 0.5);
+    out.estimated = std::clamp(scaled, m.get_matches_lower_bound(), m.get_matches_upper_bound());
+  }
   out.hits.reserve(m.size());
   for (auto it = m.begin(); it != m.end(); ++it) out.hits.push_back({it.get_weight(), *it});
   out.top_weight = m.get_max_attained();

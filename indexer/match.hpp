@@ -49,6 +49,11 @@ class FacetSpy : public Xapian::MatchSpy {
 // The documents whose docid lies in [first, last], as a boolean filter (no weight). It also yields
 // docids of deleted documents, which is only right as an OP_FILTER operand (the other operand has
 // no such docids), and assumes a single database (docids are not interleaved across shards).
+//
+// Its frequency estimate is the whole database's, not the range's: Xapian's AND steps through
+// its operand with the lowest estimate and skips the others along, and a range that led would make
+// the query's own posting list skip (slower than stepping) to every docid of the range. The AND's
+// estimate is then the query's over the whole database; MatchPart scales it back to the range.
 class DocidRange : public Xapian::PostingSource {
  public:
   DocidRange(Xapian::docid first, Xapian::docid last);

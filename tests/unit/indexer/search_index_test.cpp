@@ -435,6 +435,32 @@ TEST_CASE("FacetSpy: a shared budget counts that many documents over all the spi
   CHECK(count(unlimited) == 5);
 }
 
+TEST_CASE("MatchPart: a part's estimated match count is its share of the whole query's") {
+  Xapian::WritableDatabase db(std::string(), Xapian::DB_BACKEND_INMEMORY);
+  for (int i = 0; i < 4000; ++i) {
+    Xapian::Document doc;
+    doc.add_term("a", 1 + i % 3);
+    for (int j = 0; j < i % 17; ++j) doc.add_term("filler" + std::to_string(j));  // varied lengths
+    if (i % 2 == 0) doc.add_term("even");
+    db.add_document(doc);
+  }
+  db.commit();
+  for (const char* term : {"a", "even"}) {
+    CAPTURE(term);
+    Xapian::Enquire whole(db);
+    whole.set_query(Xapian::Query(term));
+    whole.set_weighting_scheme(*mapping::MakeWeight());
+    auto expected = static_cast<double>(whole.get_mset(0, 10, 50).get_matches_estimated());
+    double sum = 0;
+    for (auto [first, last] : sw::indexer::match::SplitDocids(db.get_lastdocid(), 4)) {
+      auto part = sw::indexer::match::MatchPart(db, Xapian::Query(term), first, last, 10, 50);
+      CHECK(part.estimated <= last - first + 1);
+      sum += part.estimated;
+    }
+    CHECK(sum == doctest::Approx(expected).epsilon(0.1));
+  }
+}
+
 TEST_CASE("SearchIndex: a search split into docid parts returns exactly what a whole search returns") {
   World w;
   auto a = w.NewOrg("A");
