@@ -477,6 +477,7 @@ TEST_CASE("SearchIndex: a search split into docid parts returns exactly what a w
   w.index.reset();
   struct Page {
     std::vector<std::pair<std::string, int>> hits;  // thread id, score
+    std::vector<std::string> snippets;
     std::uint64_t estimated_total;
     bool has_more;
     std::map<std::string, std::map<std::string, std::uint64_t>> facets;
@@ -508,8 +509,11 @@ TEST_CASE("SearchIndex: a search split into docid parts returns exactly what a w
           std::this_thread::yield();
         } while (index->SplitSearchCount() == before && std::chrono::steady_clock::now() < deadline);
         if (parts > 1) CHECK(index->SplitSearchCount() == before + 1);
-        Page p{{}, res.estimated_total, res.has_more, res.facets};
-        for (const auto& hit : res.results) p.hits.emplace_back(hit.thread_id, hit.score);
+        Page p{{}, {}, res.estimated_total, res.has_more, res.facets};
+        for (const auto& hit : res.results) {
+          p.hits.emplace_back(hit.thread_id, hit.score);
+          p.snippets.push_back(hit.snippet);
+        }
         pages.push_back(std::move(p));
       }
     }
@@ -525,6 +529,7 @@ TEST_CASE("SearchIndex: a search split into docid parts returns exactly what a w
       REQUIRE(split[i].hits.size() == whole[i].hits.size());
       for (std::size_t h = 0; h < whole[i].hits.size(); ++h) {
         CHECK(split[i].hits[h] == whole[i].hits[h]);  // same threads, same order, same scores
+        CHECK(split[i].snippets[h] == whole[i].snippets[h]);  // also where a helper rendered them
       }
       CHECK(split[i].estimated_total == whole[i].estimated_total);
       CHECK(split[i].has_more == whole[i].has_more);
