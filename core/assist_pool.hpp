@@ -37,10 +37,12 @@ class AssistPool {
 
   std::size_t helpers() const { return threads_.size(); }
 
-  // A claim on one idle helper for the length of a job. Splitting a job costs some extra work, so
-  // callers split only when a helper will take a part: while a reservation is held, no other
-  // caller's TryReserve counts that helper as idle, so concurrent jobs do not all split for one
-  // helper. Release it (destroy it) after Run. Empty (false) when every helper is busy or claimed.
+  // A claim on an idle helper for the length of a job. Splitting a job costs some extra work, so
+  // callers split only when a helper will take a part: TryReserve succeeds while there are more idle
+  // helpers than claims held, so concurrent jobs do not all split for one helper. Conservative: a
+  // helper busy with a claimed job's part still counts against that claim until it is released,
+  // so with several helpers a claim can be refused while one is free (never the other way round).
+  // Release it (destroy or reset it) right after Run. Empty (false) when nothing can be claimed.
   class Reservation {
    public:
     Reservation() = default;

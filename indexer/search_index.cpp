@@ -644,8 +644,9 @@ Result<SearchResponse> SearchIndex::Search(const SearchRequest& request) const {
           results[i] = match::PartResult{};
         }
       });
-      // A part left over by a failed helper counts its own facets afresh (what the helper took of
-      // the shared budget is gone with it, so the counts may then be a sample below 200 matches).
+      helper = core::AssistPool::Reservation();  // the helper is free for other searches again
+      // A part left over by a failed helper counts its facets afresh with a budget of its own:
+      // still exact below 200 matches (the shared budget was not used up), a larger sample above.
       for (std::size_t i = 0; i < results.size(); ++i) {
         if (!results[i].done) run_here(i, nullptr);
       }

@@ -529,7 +529,7 @@ TEST_CASE("SearchIndex: a search split into docid parts returns exactly what a w
       REQUIRE(split[i].hits.size() == whole[i].hits.size());
       for (std::size_t h = 0; h < whole[i].hits.size(); ++h) {
         CHECK(split[i].hits[h] == whole[i].hits[h]);  // same threads, same order, same scores
-        CHECK(split[i].snippets[h] == whole[i].snippets[h]);  // also where a helper rendered them
+        CHECK(split[i].snippets[h] == whole[i].snippets[h]);
       }
       CHECK(split[i].estimated_total == whole[i].estimated_total);
       CHECK(split[i].has_more == whole[i].has_more);
