@@ -268,12 +268,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     while (!parser.is_done()) {
       std::size_t n = rest.size() > 0 ? parser.put(rest, ec) : 0;
       rest += n;
-      if (ec == http::error::need_more) ec = {};
-      if (ec) break;
-      if (n == 0) {  // no progress: the parser needs more than the input has, and the client is done
+      // need_more: the parser needs more than the input holds. The whole input is here, so the
+      // client is done. (Beast requires the next put after need_more to bring new bytes, as the
+      // server's reads always do; putting the same bytes again trips its assertions.)
+      if (ec == http::error::need_more || (!ec && n == 0)) {
+        ec = {};
         parser.put_eof(ec);
         break;
       }
+      if (ec) break;
     }
     if (ec || !parser.is_done()) return 0;  // the server answers 400/413/431 and closes
     auto& msg = parser.get();

@@ -491,6 +491,9 @@ def _malformed_cases():
         "chunk-extension-no-name": b"2;=x\r\nab\r\n0\r\n\r\n",
         "chunk-bad-trailer": b"0\r\nbad trailer\r\n\r\n",
         "chunk-bare-lf": b"2\nab\n0\n\n",
+        # The fuzzer's http_request finding (tests/fuzz/corpus/http_request/chunked-final-lf-...):
+        # a last chunk whose trailer section ends in a bare LF.
+        "chunk-last-bare-lf": b"0\r\n\n",
     }.items():
         cases[name] = chunked + body
     # Each case in several request contexts, so the parser meets it in different states. Cases
