@@ -2,7 +2,6 @@
 // Topics and trending are in insights_topics_routes.cpp.
 #include <fmt/format.h>
 
-
 #include "api/insights_params.hpp"
 #include "api/route_context.hpp"
 #include "core/validation.hpp"
@@ -16,7 +15,6 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 
 namespace {
-
 
 json::value OptInt(const std::optional<std::int64_t>& v) { return v ? json::value(*v) : json::value(nullptr); }
 json::value OptDouble(const std::optional<double>& v) { return v ? json::value(*v) : json::value(nullptr); }

@@ -2,7 +2,6 @@
 // search index (indexer/topics.hpp; method in docs/insights.md). JSON, or text/csv on request.
 #include <fmt/format.h>
 
-
 #include "api/insights_params.hpp"
 #include "api/route_context.hpp"
 #include "core/model.hpp"

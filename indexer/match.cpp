@@ -58,8 +58,7 @@ DocidRange::DocidRange(Xapian::docid first, Xapian::docid last) : first_(std::ma
 
 void DocidRange::init(const Xapian::Database& db) {
   current_ = 0;
-  // See the class comment: the whole database's count, so that the range follows in an AND.
-  est_ = max_ = db.get_doccount();
+  docs_ = db.get_doccount();
 }
 
 void DocidRange::next(double) { current_ = current_ == 0 ? first_ : current_ + 1; }

@@ -59,8 +59,8 @@ class DocidRange : public Xapian::PostingSource {
   DocidRange(Xapian::docid first, Xapian::docid last);
   void init(const Xapian::Database& db) override;
   Xapian::doccount get_termfreq_min() const override { return 0; }
-  Xapian::doccount get_termfreq_est() const override { return est_; }
-  Xapian::doccount get_termfreq_max() const override { return max_; }
+  Xapian::doccount get_termfreq_est() const override { return docs_; }
+  Xapian::doccount get_termfreq_max() const override { return docs_; }
   Xapian::docid get_docid() const override { return static_cast<Xapian::docid>(current_); }
   void next(double min_wt) override;
   void skip_to(Xapian::docid did, double min_wt) override;
@@ -71,7 +71,7 @@ class DocidRange : public Xapian::PostingSource {
  private:
   Xapian::docid first_, last_;
   std::uint64_t current_ = 0;  // 0: before the first; wider than a docid, so last_ + 1 cannot wrap
-  Xapian::doccount est_ = 0, max_ = 0;
+  Xapian::doccount docs_ = 0;  // the database's document count (see the class comment)
 };
 
 // `parts` contiguous docid ranges covering 1..last_docid (fewer if there are fewer docids).

@@ -57,6 +57,16 @@ SearchHit HitFromDocument(const Xapian::Document& doc, const Xapian::MSet& mset,
   return hit;
 }
 
+// `request`'s query on `db`, restricted to its organisation, parsed by `qp` (configured here and
+// bound to `db`, so it keeps the spelling correction of the parse). Each thread of a search builds
+// its own: Xapian objects are not shared between threads.
+Xapian::Query OrgQuery(const SearchRequest& request, const Xapian::Database& db, Xapian::QueryParser& qp,
+                       bool& fell_back) {
+  mapping::ConfigureParser(qp);
+  qp.set_database(db);
+  return mapping::RestrictToOrg(mapping::BuildUserQuery(request, qp, fell_back), request.org_id, db);
+}
+
 // fsyncs every file of a database directory, then the directory: a generation written with
 // DB_NO_SYNC is durable before CURRENT names it.
 core::Status SyncFiles(const fs::path& db_dir) {
@@ -557,10 +567,8 @@ std::uint64_t SearchIndex::SplitSearchCount() const { return impl_->split_search
 Result<SearchResponse> SearchIndex::Search(const SearchRequest& request) const {
   return impl_->WithReader([&](Xapian::Database& db) -> Result<SearchResponse> {
     Xapian::QueryParser qp;
-    mapping::ConfigureParser(qp);
-    qp.set_database(db);
     bool fell_back = false;
-    Xapian::Query query = mapping::RestrictToOrg(mapping::BuildUserQuery(request, qp, fell_back), request.org_id, db);
+    Xapian::Query query = OrgQuery(request, db, qp, fell_back);
     auto limit = static_cast<Xapian::doccount>(request.limit);
     auto offset = static_cast<Xapian::doccount>(request.offset);
     SearchResponse out;
@@ -630,11 +638,8 @@ Result<SearchResponse> SearchIndex::Search(const SearchRequest& request) const {
           Xapian::Database* own = impl_->ReaderAt(gen, rev);
           if (own == nullptr) return;  // the index moved on: left for this thread
           Xapian::QueryParser part_qp;
-          mapping::ConfigureParser(part_qp);
-          part_qp.set_database(*own);
           bool part_fell_back = false;
-          Xapian::Query part_query =
-              mapping::RestrictToOrg(mapping::BuildUserQuery(request, part_qp, part_fell_back), request.org_id, *own);
+          Xapian::Query part_query = OrgQuery(request, *own, part_qp, part_fell_back);
           results[i] = match::MatchPart(*own, part_query, ranges[i].first, ranges[i].second, wanted, check, nullptr,
                                         &facet_budget);
         } catch (const Xapian::Error&) {

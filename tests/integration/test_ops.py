@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import requests
 
-from conftest import _launch
+from conftest import _binary, _launch
 from support import Api, Org, assert_problem, create_thread
 
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (-?[0-9.eE+-]+|NaN|\+Inf|-Inf)$')
@@ -156,7 +156,6 @@ def _check_histogram(family):
                     reason="sanitizer builds keep the sanitizers' allocator")
 def test_release_binary_allocates_with_jemalloc():
     # jemalloc prints its statistics at exit when asked through MALLOC_CONF; glibc's malloc ignores it.
-    from conftest import _binary
     env = dict(os.environ, MALLOC_CONF="stats_print:true")
     out = subprocess.run([str(_binary()), "--help"], env=env, capture_output=True, text=True, timeout=30)
     assert out.returncode == 0
